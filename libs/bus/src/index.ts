@@ -1,0 +1,5 @@
+export * from './cli.js';
+export * from './config.js';
+export * from './log.js';
+export * from './clock.js';
+export * from './nats.js';

@@ -1,0 +1,107 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstreamManager,
+  type JetStreamManager,
+  type StoredMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { PRIMARIES_BUCKET, streamSpecs, type StreamSpec } from '@ha/events';
+import type { Logger } from './log.js';
+import { sleep } from './clock.js';
+
+export type { NatsConnection, KV, StoredMsg };
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+const options = (url: string, name: string) => ({
+  servers: url.split(','),
+  name,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 250,
+  reconnectJitter: 50,
+  pingInterval: 2000,
+  maxPingOut: 2,
+  timeout: 2000,
+});
+
+/** One attempt: for `hactl`, which exits 2 when NATS cannot be reached. */
+export const connectOnce = (url: string, name: string): Promise<NatsConnection> => connect({ ...options(url, name), maxReconnectAttempts: 0 });
+
+/**
+ * Connects and keeps the connection: the first failure is logged as one line, then it retries
+ * quietly until NATS answers (`lca` and `scs` survive broker outages).
+ */
+export const connectForever = async (url: string, name: string, log: Logger, stopped: () => boolean = () => false): Promise<NatsConnection> => {
+  let said = false;
+  for (;;) {
+    try {
+      const nc = await connect(options(url, name));
+      if (said) log.info({ url }, 'NATS reachable again');
+      nc.closed().then((err) => { if (err) log.error({ err: err.message }, 'NATS connection closed'); }).catch(() => undefined);
+      void (async () => {
+        for await (const s of nc.status()) {
+          if (s.type === 'disconnect') log.warn({ url }, 'NATS disconnected; reconnecting');
+          else if (s.type === 'reconnect') log.info({ url }, 'NATS reconnected');
+        }
+      })();
+      return nc;
+    } catch (e) {
+      if (stopped()) throw e;
+      if (!said) log.warn({ url, err: (e as Error).message }, 'NATS unreachable; retrying');
+      said = true;
+      await sleep(250);
+    }
+  }
+};
+
+const toStreamConfig = (s: StreamSpec): Partial<StreamConfig> & { name: string } => ({
+  name: s.name,
+  subjects: s.subjects,
+  retention: RetentionPolicy.Limits,
+  storage: StorageType.File,
+  discard: DiscardPolicy.Old,
+  max_msgs_per_subject: s.lastPerSubject ? 1 : -1,
+  max_age: s.maxAgeMs ? s.maxAgeMs * 1_000_000 : 0,
+  duplicate_window: s.duplicateWindowMs * 1_000_000,
+  deny_delete: s.denyDeleteAndPurge ?? false,
+  deny_purge: s.denyDeleteAndPurge ?? false,
+  ...(s.republish ? { republish: { src: s.republish.src, dest: s.republish.dest } } : {}),
+});
+
+/** Creates the product's streams and KV bucket where missing; idempotent, any process may call it. */
+export const ensureStreams = async (nc: NatsConnection): Promise<JetStreamManager> => {
+  const jsm = await jetstreamManager(nc);
+  for (const s of streamSpecs) {
+    const cfg = toStreamConfig(s);
+    try {
+      await jsm.streams.info(s.name);
+    } catch (e) {
+      if (!(e instanceof JetStreamApiError) || e.code !== JetStreamApiCodes.StreamNotFound) throw e;
+      try {
+        await jsm.streams.add(cfg);
+      } catch (e2) {
+        // another process created it in between
+        if (!(e2 instanceof JetStreamApiError) || !/already in use|exists/i.test(e2.message)) throw e2;
+      }
+    }
+  }
+  await openPrimaries(nc);
+  return jsm;
+};
+
+export const openPrimaries = (nc: NatsConnection): Promise<KV> => new Kvm(nc).create(PRIMARIES_BUCKET, { history: 5 });
+
+/** The last message stored on `subject`, or null. */
+export const lastOnSubject = async (jsm: JetStreamManager, stream: string, subject: string): Promise<StoredMsg | null> =>
+  jsm.streams.getMessage(stream, { last_by_subj: subject });
+
+export const isWrongLastSequence = (e: unknown): boolean =>
+  e instanceof JetStreamApiError &&
+  (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown || /wrong last sequence/i.test(e.message));

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { isToken } from './subjects.js';
+
+const id = z.string().refine(isToken, { message: 'must be letters, digits, "-" or "_"' });
+const ms = z.number().int().positive();
+
+export const TimingSchema = z
+  .object({
+    heartbeatMs: ms.default(250),
+    hostTimeoutMs: ms.default(1000),
+    fenceMs: ms.default(600),
+    appPingMs: ms.default(250),
+    appTimeoutMs: ms.default(1000),
+    leaseMs: ms.default(2000),
+    scsTimeoutMs: ms.default(1000),
+    promoteTimeoutMs: ms.default(2000),
+  })
+  .strict();
+
+export const RestartSchema = z
+  .object({
+    initialDelayMs: ms.default(250),
+    maxDelayMs: ms.default(30000),
+    /** 0 = keep trying. */
+    maxAttempts: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export const ProbeSchema = z
+  .object({
+    kind: z.enum(['process', 'sdk', 'tcp', 'http', 'exec']).default('process'),
+    intervalMs: ms.optional(),
+    timeoutMs: ms.optional(),
+    failures: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const RedundancySchema = z
+  .object({
+    backup: id,
+    type: z.enum(['warm', 'hot']).default('warm'),
+    autoSwitchover: z.boolean().default(true),
+  })
+  .strict();
+
+export const ApplicationSchema = z
+  .object({
+    id,
+    host: id,
+    command: z.array(z.string()).min(1),
+    /** What clients connect to, `host:port`. */
+    endpoint: z.string().min(1).optional(),
+    cwd: z.string().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    probe: ProbeSchema.default({ kind: 'process' }),
+    redundancy: RedundancySchema.optional(),
+  })
+  .strict();
+
+export const ClusterConfigSchema = z
+  .object({
+    cluster: id,
+    timing: TimingSchema.default(TimingSchema.parse({})),
+    restart: RestartSchema.default(RestartSchema.parse({})),
+    hosts: z.array(z.object({ id }).strict()).min(1),
+    applications: z.array(ApplicationSchema).default([]),
+  })
+  .strict();
+
+/** A validated cluster configuration with every default filled in. */
+export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
+export type Timing = ClusterConfig['timing'];
+export type ApplicationConfig = ClusterConfig['applications'][number];
+
+/** A redundant pair, named after the application that carries `redundancy`. */
+export type PairConfig = Readonly<{
+  id: string;
+  primary: string;
+  backup: string;
+  type: 'warm' | 'hot';
+  autoSwitchover: boolean;
+}>;
+
+export const pairsOf = (config: ClusterConfig): PairConfig[] =>
+  config.applications.flatMap((a) =>
+    a.redundancy
+      ? [{ id: a.id, primary: a.id, backup: a.redundancy.backup, type: a.redundancy.type, autoSwitchover: a.redundancy.autoSwitchover }]
+      : [],
+  );
+
+/** Slack kept between the self-fencing bound and `hostTimeoutMs` (DESIGN rule 9). */
+export const fenceMargin = (t: Timing): number => Math.ceil(t.heartbeatMs / 2);
+
+const pathOf = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0
+    ? '(root)'
+    : path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+
+export type ConfigResult = { ok: true; config: ClusterConfig } | { ok: false; errors: string[] };
+
+/**
+ * Validates a parsed cluster file. Every error names the path of the bad field, e.g.
+ * `applications[1].redundancy.backup: no application "x"`.
+ */
+export const validateConfig = (raw: unknown): ConfigResult => {
+  const parsed = ClusterConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`) };
+  }
+  const c = parsed.data;
+  const errors: string[] = [];
+  const hosts = new Set<string>();
+  c.hosts.forEach((h, i) => {
+    if (hosts.has(h.id)) errors.push(`hosts[${i}].id: duplicate host "${h.id}"`);
+    hosts.add(h.id);
+  });
+  const apps = new Map<string, ApplicationConfig>();
+  c.applications.forEach((a, i) => {
+    if (apps.has(a.id)) errors.push(`applications[${i}].id: duplicate application "${a.id}"`);
+    apps.set(a.id, a);
+    if (!hosts.has(a.host)) errors.push(`applications[${i}].host: no host "${a.host}" in hosts`);
+    if (a.probe.kind !== 'process') {
+      errors.push(`applications[${i}].probe.kind: "${a.probe.kind}" is not supported yet; use "process"`);
+    }
+  });
+  const inPair = new Map<string, string>();
+  c.applications.forEach((a, i) => {
+    const r = a.redundancy;
+    if (!r) return;
+    const at = `applications[${i}].redundancy`;
+    const b = apps.get(r.backup);
+    if (r.type === 'hot') errors.push(`${at}.type: hot standby is not supported yet; use "warm"`);
+    if (!b) errors.push(`${at}.backup: no application "${r.backup}"`);
+    else if (b.id === a.id) errors.push(`${at}.backup: an application cannot back itself up`);
+    else if (b.host === a.host) errors.push(`${at}.backup: "${b.id}" runs on the same host "${a.host}" as its primary`);
+    else if (b.redundancy) errors.push(`${at}.backup: "${b.id}" is itself the primary of a pair`);
+    for (const m of [a.id, r.backup]) {
+      const other = inPair.get(m);
+      if (other !== undefined) errors.push(`${at}: "${m}" is already in pair "${other}"`);
+      inPair.set(m, a.id);
+    }
+  });
+  const t = c.timing;
+  if (t.fenceMs + t.heartbeatMs + fenceMargin(t) > t.hostTimeoutMs) {
+    errors.push(
+      `timing.fenceMs: fenceMs + heartbeatMs + margin (${t.fenceMs} + ${t.heartbeatMs} + ${fenceMargin(t)}) must not exceed hostTimeoutMs (${t.hostTimeoutMs})`,
+    );
+  }
+  if (t.heartbeatMs >= t.hostTimeoutMs) errors.push(`timing.heartbeatMs: must be below hostTimeoutMs (${t.hostTimeoutMs})`);
+  if (t.scsTimeoutMs >= t.leaseMs) errors.push(`timing.scsTimeoutMs: must be below leaseMs (${t.leaseMs})`);
+  if (c.restart.initialDelayMs > c.restart.maxDelayMs) errors.push('restart.initialDelayMs: must not exceed restart.maxDelayMs');
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: c };
+};

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { codec, type Parsed, type Recorded } from './envelope.js';
+import { AppCommandSchema, HeartbeatSchema, LcaEventSchema, type AppCommand, type Heartbeat, type LcaEvent } from './lca.js';
+import { ScsEventSchema, type ScsEvent } from './scs.js';
+
+/** Every input of the decider: what `HA_EVENTS` holds. */
+export type Input = LcaEvent | ScsEvent;
+
+export const InputSchema = z.union([LcaEventSchema, ScsEventSchema]);
+
+const describe = (e: z.ZodError): string =>
+  e.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+
+const parseWith =
+  <T>(schema: z.ZodType<T>) =>
+  (data: Uint8Array): Parsed<T> => {
+    const json = codec.decodeJson(data);
+    if (!json.ok) return json;
+    const r = schema.safeParse(json.value);
+    return r.success ? { ok: true, value: r.data } : { ok: false, error: describe(r.error) };
+  };
+
+/**
+ * Parses an `HA_EVENTS` message and checks that its subject may carry it: an LCA writes only
+ * `ha.evt.host.<its host>.>`, an SCS only `ha.evt.scs.>`.
+ */
+export const parseInput = (subject: string, data: Uint8Array): Parsed<Input> => {
+  const r = parseWith(InputSchema)(data);
+  if (!r.ok) return r;
+  const input = r.value;
+  if ('host' in input && input.type !== 'HostLost' && input.type !== 'HostReturned') {
+    if (!subject.startsWith(`ha.evt.host.${input.host}.`)) {
+      return { ok: false, error: `${input.type} for host "${input.host}" on foreign subject ${subject}` };
+    }
+  } else if (!subject.startsWith('ha.evt.scs.')) {
+    return { ok: false, error: `${input.type} on subject ${subject}, expected ha.evt.scs.>` };
+  }
+  return r;
+};
+
+export const parseHeartbeat: (data: Uint8Array) => Parsed<Heartbeat> = parseWith(HeartbeatSchema);
+export const parseCommand: (data: Uint8Array) => Parsed<AppCommand> = parseWith(AppCommandSchema);
+export { parseWith };
+export type RecordedInput = Recorded<Input>;

@@ -1,0 +1,4 @@
+export * from './ports.js';
+export * from './processes.js';
+export * from './natsServer.js';
+export * from './redisServer.js';

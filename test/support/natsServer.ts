@@ -1,0 +1,46 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { freePort, until } from './ports.js';
+import { spawnLogged, type Proc } from './processes.js';
+
+/** A throw-away `nats-server -js` on a free loopback port with its own store; restartable on the same port. */
+export class NatsServer {
+  #proc: Proc | undefined;
+  private constructor(
+    readonly port: number,
+    readonly storeDir: string,
+    readonly logFile: string,
+  ) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+  get proc(): Proc | undefined {
+    return this.#proc;
+  }
+
+  static async start(dir?: string): Promise<NatsServer> {
+    const base = dir ?? mkdtempSync(join(tmpdir(), 'ha-nats-'));
+    const s = new NatsServer(await freePort(), join(base, 'jetstream'), join(base, 'nats-server.log'));
+    await s.restart();
+    return s;
+  }
+
+  /** Starts the server again (after `stop`), same port and store. */
+  async restart(): Promise<void> {
+    this.#proc = spawnLogged('nats-server', 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir], this.logFile);
+    const proc = this.#proc;
+    await until(`nats-server on ${this.port}`, async () => {
+      if (!proc.running) throw new Error(`nats-server exited; see ${this.logFile}`);
+      const nc = await connect({ servers: this.url, timeout: 500 });
+      await nc.close();
+      return true;
+    }, 15_000, 50);
+  }
+
+  async stop(): Promise<void> {
+    await this.#proc?.stop('SIGTERM');
+  }
+}
