@@ -78,6 +78,18 @@ export const AppRoleChangedSchema = z.object({
   command: z.string().nullable(),
 });
 
+/**
+ * The LCA was cut off (paused, or NATS unreachable) for `gapMs` and is back. Until this event is
+ * stored and the LCA has checked whether its host was declared lost before it, the LCA treats its
+ * primaries as suspended; a `HostLost` whose evidence predates this event does not count.
+ */
+export const LcaResumedSchema = z.object({
+  type: z.literal('LcaResumed'),
+  ...fromLca,
+  gapMs: z.number().int().min(0),
+  cause: z.enum(['paused', 'reconnected']),
+});
+
 /** The LCA refused a command (stale epoch, wrong incarnation, nothing to act on). */
 export const CommandRefusedSchema = z.object({
   type: z.literal('CommandRefused'),
@@ -93,12 +105,14 @@ export const LcaEventSchema = z.discriminatedUnion('type', [
   AppExitedSchema,
   AppRoleChangedSchema,
   CommandRefusedSchema,
+  LcaResumedSchema,
 ]);
 export type LcaStarted = z.infer<typeof LcaStartedSchema>;
 export type AppStarted = z.infer<typeof AppStartedSchema>;
 export type AppExited = z.infer<typeof AppExitedSchema>;
 export type AppRoleChanged = z.infer<typeof AppRoleChangedSchema>;
 export type CommandRefused = z.infer<typeof CommandRefusedSchema>;
+export type LcaResumed = z.infer<typeof LcaResumedSchema>;
 export type LcaEvent = z.infer<typeof LcaEventSchema>;
 
 /** `ha.hb.<host>`: the LCA's heartbeat, stored in `HA_HEARTBEATS` (last per host). */

@@ -33,6 +33,8 @@ export const HostLostSchema = z.object({
   host: z.string(),
   /** LCA incarnation of the last heartbeat seen, if any. */
   lca: z.number().int().positive().nullable(),
+  /** Event number carried by that heartbeat: the evidence. A later `LcaResumed` makes it stale. */
+  n: z.number().int().min(0).nullable().default(null),
   lastHeartbeatAt: z.string().nullable(),
   silenceMs: z.number().int().min(0),
 });

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { replay } from './decide.js';
+import type { Effect } from './effects.js';
+import { initialState } from './state.js';
+import { Sim, pairConfig } from './sim.spec-kit.js';
+
+const HOSTS = ['host-a', 'host-b', 'host-c'] as const;
+const APPS = ['a0', 'b0', 'a1', 'b1'] as const;
+
+type Action =
+  | { k: 'kill'; app: (typeof APPS)[number] }
+  | { k: 'crash' | 'freeze' | 'pause' | 'lateLost' | 'unfreeze' | 'restartLca'; host: (typeof HOSTS)[number] }
+  | { k: 'deliver' }
+  | { k: 'timer' }
+  | { k: 'claim'; scs: string }
+  | { k: 'staleInput'; host: (typeof HOSTS)[number] };
+
+const action: fc.Arbitrary<Action> = fc.oneof(
+  { arbitrary: fc.record({ k: fc.constant('kill' as const), app: fc.constantFrom(...APPS) }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constantFrom('crash' as const, 'freeze' as const, 'pause' as const, 'lateLost' as const, 'unfreeze' as const, 'restartLca' as const), host: fc.constantFrom(...HOSTS) }), weight: 3 },
+  { arbitrary: fc.constant({ k: 'deliver' as const }), weight: 6 },
+  { arbitrary: fc.constant({ k: 'timer' as const }), weight: 3 },
+  { arbitrary: fc.record({ k: fc.constant('claim' as const), scs: fc.constantFrom('scs-1', 'scs-2') }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('staleInput' as const), host: fc.constantFrom(...HOSTS) }), weight: 1 },
+);
+
+const run = (s: Sim, a: Action): void => {
+  const h = 'host' in a ? s.hosts.get(a.host)! : undefined;
+  switch (a.k) {
+    case 'kill': return s.kill(a.app);
+    case 'crash': if (h?.alive) s.crash(a.host); return;
+    case 'freeze': return s.freeze(a.host);
+    case 'pause': return s.freeze(a.host, false);
+    case 'lateLost': return s.lateLost(a.host);
+    case 'unfreeze': return s.unfreeze(a.host);
+    case 'restartLca': if (h && !h.frozen) s.startLca(a.host); return;
+    case 'deliver': s.deliverOne(); return;
+    case 'timer': s.fireNextTimer(); return;
+    case 'claim': s.claim(a.scs); return;
+    case 'staleInput': {
+      if (s.state.epoch < 2) return;
+      const before = s.state;
+      const effects = s.scs({ type: 'HostLost', v: 1, epoch: s.state.epoch - 1, scs: 'old', host: a.host, lca: null, n: null, lastHeartbeatAt: null, silenceMs: 9999 });
+      // a stale epoch changes nothing
+      if (effects.length !== 0 || s.state.hosts !== before.hosts || s.state.pairs !== before.pairs || s.state.apps !== before.apps || s.state.timers !== before.timers) {
+        s.violations.push(`stale input at seq ${s.seq} changed the state`);
+      }
+    }
+  }
+};
+
+/** Faults stop: every host comes back, everything pending is carried out. */
+const heal = (s: Sim): void => {
+  for (const h of s.hosts.values()) {
+    if (h.frozen) s.unfreeze(h.id);
+    else if (!h.alive) s.startLca(h.id);
+  }
+  s.settle(120_000);
+};
+
+const config = pairConfig({ pairs: 2 });
+
+describe('decider properties (fast-check over random fault sequences)', () => {
+  it('never two acting primaries of a pair; stale epochs change nothing', () => {
+    fc.assert(
+      fc.property(fc.array(action, { minLength: 1, maxLength: 80 }), (actions) => {
+        const s = Sim.running(config);
+        for (const a of actions) run(s, a);
+        heal(s);
+        expect(s.violations).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('every failed primary with an available backup ends up replaced (autoSwitchover on)', () => {
+    fc.assert(
+      fc.property(fc.array(action, { minLength: 1, maxLength: 80 }), (actions) => {
+        const s = Sim.running(config);
+        for (const a of actions) run(s, a);
+        heal(s);
+        for (const pair of ['a0', 'a1']) {
+          const current = s.current(pair);
+          expect(current, `pair ${pair} has a primary after healing`).not.toBeNull();
+          expect(s.primaries(pair)).toEqual([current]);
+          expect(s.kv.get(pair)?.app).toBe(current);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the same inputs always give the same effects (replay reproduces every decision)', () => {
+    fc.assert(
+      fc.property(fc.array(action, { minLength: 1, maxLength: 60 }), (actions) => {
+        const s = Sim.running(config);
+        for (const a of actions) run(s, a);
+        const replayed: { seq: number; effects: Effect[] }[] = [];
+        const end = replay(initialState(), s.log, (rec, effects) => replayed.push({ seq: rec.seq, effects }));
+        expect(replayed).toEqual(s.effects);
+        expect(end).toEqual(s.state);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -1,0 +1,455 @@
+import type { AppExited, AppRoleChanged, AppStarted, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, HostLost, HostReturned, Input, LcaResumed, LcaStarted, Recorded, ScsClaimed, SwitchoverReason, TimerFired } from '@ha/events';
+import { pairsOf } from '@ha/events';
+import { Draft } from './draft.js';
+import type { Effect } from './effects.js';
+import { newApp, newHost, type AppState, type HostState, type PairState, type State } from './state.js';
+
+export type Transition = Readonly<{ state: State; effects: Effect[] }>;
+
+const RESTART_DEFAULTS = { initialDelayMs: 250, maxDelayMs: 30000, maxAttempts: 0 } as const;
+const PROMOTE_TIMEOUT_DEFAULT = 2000;
+
+/** One input's context: the draft, where the input sits in the log, and command numbering. */
+type Ctx = { d: Draft; seq: number; at: number; commands: number };
+
+/**
+ * The decider: given the state and the next input of the log, the next state and the effects to
+ * carry out. Pure and deterministic: no clock (time is `rec.at`), no randomness, no I/O.
+ */
+export const transition = (state: State, rec: Recorded<Input>): Transition => {
+  const d = new Draft(state);
+  const c: Ctx = { d, seq: rec.seq, at: rec.at, commands: 0 };
+  const accepted = apply(c, rec.input);
+  d.set({
+    lastSeq: rec.seq,
+    counts: { inputs: state.counts.inputs + 1, ignored: state.counts.ignored + (accepted ? 0 : 1) },
+  });
+  return { state: d.done(), effects: d.effects };
+};
+
+/** Folds a whole log; the effects of each input are handed to `onEffects` (replay, audit). */
+export const replay = (
+  state: State,
+  log: Iterable<Recorded<Input>>,
+  onEffects: (rec: Recorded<Input>, effects: Effect[]) => void = () => undefined,
+): State => {
+  let s = state;
+  for (const rec of log) {
+    const t = transition(s, rec);
+    onEffects(rec, t.effects);
+    s = t.state;
+  }
+  return s;
+};
+
+const apply = (c: Ctx, input: Input): boolean => {
+  switch (input.type) {
+    case 'ScsClaimed':
+      return onClaim(c, input);
+    case 'ConfigApplied':
+      return fromCurrentEpoch(c, input.epoch) && onConfig(c, input);
+    case 'HostLost':
+      return fromCurrentEpoch(c, input.epoch) && onHostLost(c, input);
+    case 'HostReturned':
+      return fromCurrentEpoch(c, input.epoch) && onHostReturned(c, input);
+    case 'TimerFired':
+      return fromCurrentEpoch(c, input.epoch) && onTimer(c, input);
+    case 'LcaStarted':
+      return onLcaStarted(c, input);
+    case 'AppStarted':
+      return freshFromLca(c, input) && onAppStarted(c, input);
+    case 'AppExited':
+      return freshFromLca(c, input) && onAppExited(c, input);
+    case 'AppRoleChanged':
+      return freshFromLca(c, input) && onRoleChanged(c, input);
+    case 'CommandRefused':
+      return freshFromLca(c, input) && onRefused(c, input);
+    case 'LcaResumed':
+      return freshFromLca(c, input) && onResumed(c, input);
+  }
+};
+
+/** An SCS-written input counts only under the latest claim before it: a paused old leader appends nothing that counts. */
+const fromCurrentEpoch = (c: Ctx, epoch: number): boolean => c.d.base.epoch > 0 && epoch === c.d.base.epoch;
+
+const ensureHost = (c: Ctx, id: string): HostState => {
+  const h = c.d.hosts[id];
+  if (h) return h;
+  const n = newHost(id);
+  c.d.putHost(n);
+  return n;
+};
+
+/** Drops duplicates and events of an earlier LCA incarnation. */
+const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boolean => {
+  const h = ensureHost(c, ev.host);
+  if (h.incarnation === null || ev.lca > h.incarnation) {
+    c.d.host(ev.host, { incarnation: ev.lca, lastN: ev.n, resumedN: 0 });
+    return true;
+  }
+  if (ev.lca < h.incarnation || ev.n <= h.lastN) return false;
+  c.d.host(ev.host, { lastN: ev.n });
+  return true;
+};
+
+const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
+  const a = c.d.apps[id];
+  if (a) return a.host === host ? a : undefined;
+  const n = newApp(id, host);
+  c.d.putApp(n);
+  return n;
+};
+
+const pairOf = (c: Ctx, app: string): PairState | undefined =>
+  Object.values(c.d.pairs).find((p) => p.primary === app || p.backup === app);
+
+const appsOnHost = (c: Ctx, host: string): AppState[] => Object.values(c.d.apps).filter((a) => a.host === host);
+
+const restartPolicy = (c: Ctx) => c.d.base.config?.restart ?? RESTART_DEFAULTS;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+const command = (c: Ctx, a: AppState, action: CommandAction): string | null => {
+  const h = c.d.hosts[a.host];
+  if (!h || h.incarnation === null) return null;
+  const id = `cmd:${c.seq}:${c.commands++}`;
+  c.d.emit({ kind: 'command', id, epoch: c.d.base.epoch, host: a.host, app: a.id, action, lca: h.incarnation, incarnation: action === 'start' ? null : a.incarnation });
+  return id;
+};
+
+// ---- failures, restarts, promotion ---------------------------------------------------------
+
+/** The member `app` of its pair is out (reaped, host lost, LCA restarted). */
+const memberOut = (c: Ctx, app: string, reason: SwitchoverReason): void => {
+  const p = pairOf(c, app);
+  if (!p) return;
+  if (p.current === app) {
+    c.d.pair(p.id, { current: null, currentSince: null, failure: { app, reason, causeSeq: c.seq } });
+    if (!p.autoSwitchover) {
+      c.d.emit({ kind: 'notice', notice: 'waiting-operator', pair: p.id, app, detail: `primary ${app} failed (${reason}); autoSwitchover is off` });
+    }
+  } else if (p.switching?.to === app) {
+    c.d.pair(p.id, { switching: null });
+    clearPromoteTimers(c, p.id);
+  }
+};
+
+const clearPromoteTimers = (c: Ctx, pair: string): void => {
+  for (const t of Object.values(c.d.timers)) {
+    if (t.purpose.kind === 'promote-timeout' && t.purpose.pair === pair) c.d.clearTimer(t.id);
+  }
+};
+
+const scheduleRestart = (c: Ctx, app: string, lived: number): void => {
+  const a = c.d.apps[app];
+  if (!a || a.gaveUp) return;
+  const policy = restartPolicy(c);
+  const attempt = (lived >= policy.maxDelayMs ? 0 : a.attempt) + 1;
+  if (policy.maxAttempts > 0 && attempt > policy.maxAttempts) {
+    c.d.app(app, { gaveUp: true, attempt });
+    c.d.emit({ kind: 'notice', notice: 'restart-gave-up', pair: pairOf(c, app)?.id ?? null, app, detail: `${app} failed ${attempt} times; maxAttempts is ${policy.maxAttempts}` });
+    return;
+  }
+  const delay = Math.min(policy.initialDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
+  c.d.app(app, { attempt });
+  c.d.timer({ id: `restart:${app}:${c.seq}`, at: c.at + delay, purpose: { kind: 'restart', app } });
+};
+
+const hasRestartPending = (c: Ctx, app: string): boolean =>
+  Object.values(c.d.timers).some((t) => t.purpose.kind === 'restart' && t.purpose.app === app);
+
+const available = (c: Ctx, id: string): boolean => {
+  const a = c.d.apps[id];
+  const h = a && c.d.hosts[a.host];
+  return !!a && !!h && h.lca === 'up' && h.incarnation !== null && a.status === 'started' && a.incarnation !== null && a.role !== 'primary';
+};
+
+/** A configured primary that will not be available soon: the backup may take the pair's first promotion. */
+const primaryGone = (c: Ctx, id: string): boolean => {
+  const a = c.d.apps[id];
+  return !a || a.gaveUp || a.startedAt !== null || c.d.hosts[a.host]?.lca === 'lost';
+};
+
+/** Acting as primary as far as the log knows: it must be out before another member is promoted (rule 7). */
+const actingPrimary = (c: Ctx, id: string): boolean => {
+  const a = c.d.apps[id];
+  return !!a && a.role === 'primary' && a.incarnation !== null && c.d.hosts[a.host]?.lca === 'up';
+};
+
+const promote = (c: Ctx, p: PairState, to: string, attempt: number): void => {
+  const a = c.d.apps[to];
+  if (!a) return;
+  const id = command(c, a, 'promote');
+  if (!id) return;
+  clearPromoteTimers(c, p.id);
+  const timeout = c.d.base.config?.timing.promoteTimeoutMs ?? PROMOTE_TIMEOUT_DEFAULT;
+  c.d.timer({ id: `promote:${p.id}:${c.seq}`, at: c.at + timeout, purpose: { kind: 'promote-timeout', pair: p.id, command: id } });
+  c.d.pair(p.id, { switching: { to, failure: p.failure, decidedSeq: c.seq, attempt, command: id } });
+};
+
+/** Gives a pair without a primary one, when the rules allow it. */
+const reconcilePair = (c: Ctx, pairId: string): void => {
+  const p = c.d.pairs[pairId];
+  if (!p || p.current !== null || p.switching !== null) return;
+  if (p.failure && !p.autoSwitchover) return;
+  const members = [p.primary, p.backup];
+  if (members.some((m) => actingPrimary(c, m))) return; // old primary out first: a demote is under way
+  let to: string | undefined;
+  if (p.failure) {
+    to = [...members.filter((m) => m !== p.failure?.app), p.failure.app].find((m) => available(c, m));
+  } else if (available(c, p.primary)) {
+    to = p.primary;
+  } else if (available(c, p.backup) && primaryGone(c, p.primary)) {
+    to = p.backup; // the configured primary is not coming: its host is lost, or it ran and failed
+  }
+  if (to) promote(c, p, to, 1);
+};
+
+const reconcileAll = (c: Ctx): void => {
+  for (const id of Object.keys(c.d.pairs).sort()) reconcilePair(c, id);
+};
+
+const reconcileOf = (c: Ctx, app: string): void => {
+  const p = pairOf(c, app);
+  if (p) reconcilePair(c, p.id);
+};
+
+/** A member that acts as primary while another is (or is becoming) the pair's primary is demoted. */
+const demoteExtraPrimaries = (c: Ctx, apps: AppState[]): void => {
+  for (const a of apps) {
+    const p = pairOf(c, a.id);
+    if (!p || !actingPrimary(c, a.id) || p.current === a.id) continue;
+    if (command(c, a, 'demote')) {
+      c.d.emit({ kind: 'notice', notice: 'demoting-extra-primary', pair: p.id, app: a.id, detail: `${a.id} acts as primary but the pair's primary is ${p.current ?? p.switching?.to ?? 'being chosen'}` });
+    }
+  }
+};
+
+const endpointOf = (config: ClusterConfig | null, app: string): string | null =>
+  config?.applications.find((a) => a.id === app)?.endpoint ?? null;
+
+// ---- inputs -------------------------------------------------------------------------------
+
+const onClaim = (c: Ctx, ev: ScsClaimed): boolean => {
+  c.d.set({ epoch: c.seq, active: ev.scs, deciderVersion: ev.deciderVersion });
+  // The new leader takes over whatever was under way: timers, promotions, starts, announcements.
+  for (const t of Object.values(c.d.timers).sort((a, b) => a.id.localeCompare(b.id))) {
+    if (t.purpose.kind === 'restart') c.d.emit({ kind: 'timer', id: t.id, at: t.at });
+  }
+  for (const p of Object.values(c.d.pairs).sort((a, b) => a.id.localeCompare(b.id))) {
+    if (p.switching) {
+      if (available(c, p.switching.to)) promote(c, { ...p, failure: p.switching.failure }, p.switching.to, p.switching.attempt + 1);
+      else {
+        c.d.pair(p.id, { switching: null });
+        clearPromoteTimers(c, p.id);
+      }
+    } else if (p.current && p.currentSince) {
+      const since = p.currentSince;
+      const last = p.lastSwitchover;
+      if (last && last.to === p.current && last.causeSeq === since.causeSeq) {
+        c.d.emit({ kind: 'announce', reconcile: true, announcement: announcement(c, p.id, last.from, last.to, last.reason, last.causeSeq, last.epoch, last.at) });
+      }
+      c.d.emit({ kind: 'primary', entry: primaryEntry(c, p.id, p.current, since.causeSeq, since.epoch, since.at) });
+    }
+  }
+  for (const a of Object.values(c.d.apps).sort((x, y) => x.id.localeCompare(y.id))) {
+    if (a.pendingStart) {
+      const id = command(c, a, 'start');
+      c.d.app(a.id, { pendingStart: id });
+    }
+  }
+  demoteExtraPrimaries(c, Object.values(c.d.apps));
+  reconcileAll(c);
+  return true;
+};
+
+const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
+  const cfg = ev.config;
+  const hosts: Record<string, HostState> = {};
+  for (const h of cfg.hosts) hosts[h.id] = c.d.hosts[h.id] ?? newHost(h.id);
+  const apps: Record<string, AppState> = {};
+  for (const a of cfg.applications) {
+    const old = c.d.apps[a.id];
+    apps[a.id] = old && old.host === a.host ? old : newApp(a.id, a.host);
+  }
+  const pairs: Record<string, PairState> = {};
+  for (const pc of pairsOf(cfg)) {
+    const old = c.d.pairs[pc.id];
+    const same = old && old.primary === pc.primary && old.backup === pc.backup;
+    pairs[pc.id] = same
+      ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
+      : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null };
+  }
+  for (const t of Object.values(c.d.timers)) {
+    const gone = t.purpose.kind === 'restart' ? !apps[t.purpose.app] : !pairs[t.purpose.pair];
+    if (gone) c.d.clearTimer(t.id);
+  }
+  c.d.replaceAll(hosts, apps, pairs);
+  c.d.set({ config: cfg, configSeq: c.seq });
+  reconcileAll(c);
+  return true;
+};
+
+const onLcaStarted = (c: Ctx, ev: LcaStarted): boolean => {
+  const h = ensureHost(c, ev.host);
+  if (h.incarnation !== null && c.seq <= h.incarnation) return false;
+  c.d.host(ev.host, { lca: 'up', incarnation: c.seq, lastN: 0, resumedN: 0, lostAt: null });
+  // A new incarnation ended whatever the old one ran: those members are out.
+  for (const a of appsOnHost(c, ev.host)) {
+    if (a.incarnation !== null) memberOut(c, a.id, 'process-exit');
+    c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null, pendingStart: null });
+    for (const t of Object.values(c.d.timers)) {
+      if (t.purpose.kind === 'restart' && t.purpose.app === a.id) c.d.clearTimer(t.id); // the LCA starts its apps itself
+    }
+  }
+  reconcileAll(c);
+  return true;
+};
+
+const onAppStarted = (c: Ctx, ev: AppStarted): boolean => {
+  const a = appOn(c, ev.app, ev.host);
+  if (!a) return false;
+  c.d.app(a.id, { status: 'started', pid: ev.pid, role: ev.role, incarnation: c.seq, startedAt: c.at, pendingStart: null });
+  reconcileOf(c, a.id);
+  return true;
+};
+
+const onAppExited = (c: Ctx, ev: AppExited): boolean => {
+  const a = appOn(c, ev.app, ev.host);
+  if (!a || a.incarnation !== ev.incarnation) return false;
+  const lived = a.startedAt === null ? 0 : c.at - a.startedAt;
+  memberOut(c, a.id, 'process-exit');
+  c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null });
+  if (!ev.expected) scheduleRestart(c, a.id, lived);
+  reconcileOf(c, a.id);
+  return true;
+};
+
+const onRoleChanged = (c: Ctx, ev: AppRoleChanged): boolean => {
+  const a = appOn(c, ev.app, ev.host);
+  if (!a || a.incarnation !== ev.incarnation) return false;
+  c.d.app(a.id, { role: ev.role });
+  const p = pairOf(c, a.id);
+  if (!p) return true;
+  if (ev.role === 'primary') {
+    if (p.switching?.to === a.id) completeSwitchover(c, p, a.id);
+    else if (p.current !== a.id) demoteExtraPrimaries(c, [{ ...a, role: 'primary' }]);
+  } else if (p.current === a.id) {
+    c.d.pair(p.id, { current: null, currentSince: null, failure: { app: a.id, reason: 'manual', causeSeq: c.seq } });
+  }
+  reconcilePair(c, p.id);
+  return true;
+};
+
+const completeSwitchover = (c: Ctx, p: PairState, to: string): void => {
+  const sw = p.switching;
+  if (!sw) return;
+  const epoch = c.d.base.epoch;
+  const f = sw.failure;
+  const causeSeq = f?.causeSeq ?? sw.decidedSeq;
+  clearPromoteTimers(c, p.id);
+  c.d.pair(p.id, {
+    current: to,
+    currentSince: { causeSeq, epoch, at: c.at },
+    switching: null,
+    failure: null,
+    lastRefusal: null,
+    ...(f ? { lastSwitchover: { from: f.app, to, reason: f.reason, causeSeq, epoch, at: c.at } } : {}),
+  });
+  c.d.emit({ kind: 'primary', entry: primaryEntry(c, p.id, to, causeSeq, epoch, c.at) });
+  if (f) c.d.emit({ kind: 'announce', reconcile: false, announcement: announcement(c, p.id, f.app, to, f.reason, causeSeq, epoch, c.at) });
+};
+
+const announcement = (c: Ctx, pair: string, from: string, to: string, reason: SwitchoverReason, causeSeq: number, epoch: number, at: number) => ({
+  pair,
+  from: { app: from, host: c.d.apps[from]?.host ?? '' },
+  to: { app: to, host: c.d.apps[to]?.host ?? '', endpoint: endpointOf(c.d.base.config, to) },
+  reason,
+  epoch,
+  causeSeq,
+  at: iso(at),
+});
+
+const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch: number, at: number) => ({
+  pair,
+  app,
+  host: c.d.apps[app]?.host ?? '',
+  endpoint: endpointOf(c.d.base.config, app),
+  epoch,
+  causeSeq,
+  at: iso(at),
+});
+
+const onRefused = (c: Ctx, ev: CommandRefused): boolean => {
+  const a = c.d.apps[ev.app];
+  const p = pairOf(c, ev.app);
+  if (p) c.d.pair(p.id, { lastRefusal: `${ev.app}: ${ev.reason} (${ev.command})` });
+  if (a && a.pendingStart === ev.command) {
+    c.d.app(a.id, { pendingStart: null, status: a.incarnation === null ? 'stopped' : a.status });
+    if (a.incarnation === null) scheduleRestart(c, a.id, 0);
+  }
+  return true;
+};
+
+const onHostLost = (c: Ctx, ev: HostLost): boolean => {
+  const h = c.d.hosts[ev.host];
+  if (!h || h.lca === 'lost') return false;
+  if (ev.lca !== null && h.incarnation !== null && ev.lca < h.incarnation) return false; // evidence older than the log
+  // The host said it is back (LcaResumed) after the heartbeat the detector judged by: not lost.
+  if (ev.lca !== null && ev.lca === h.incarnation && ev.n !== null && ev.n < h.resumedN) return false;
+  c.d.host(ev.host, { lca: 'lost', lostAt: c.at });
+  for (const a of appsOnHost(c, ev.host)) memberOut(c, a.id, 'host-lost');
+  reconcileAll(c);
+  return true;
+};
+
+const onHostReturned = (c: Ctx, ev: HostReturned): boolean => {
+  const h = c.d.hosts[ev.host];
+  if (!h || h.lca === 'up') return false;
+  c.d.host(ev.host, { lca: 'up', lostAt: null });
+  const hb = ev.heartbeat;
+  // The snapshot is the truth only if it is as new as the log: same incarnation, no later event.
+  if (hb.lca !== null && hb.lca === h.incarnation && hb.n >= h.lastN) {
+    for (const s of hb.apps) {
+      const a = c.d.apps[s.app];
+      if (!a || a.host !== ev.host) continue;
+      const running = s.status !== 'stopped' && s.incarnation !== null;
+      c.d.app(a.id, running ? { status: s.status, pid: s.pid, role: s.role, incarnation: s.incarnation } : { status: 'stopped', pid: null, role: 'none', incarnation: null });
+    }
+  }
+  const apps = appsOnHost(c, ev.host);
+  demoteExtraPrimaries(c, apps);
+  for (const a of apps) {
+    const now = c.d.apps[a.id];
+    if (now && now.status === 'stopped' && !now.gaveUp && !now.pendingStart && !hasRestartPending(c, a.id)) scheduleRestart(c, a.id, 0);
+  }
+  reconcileAll(c);
+  return true;
+};
+
+const onResumed = (c: Ctx, ev: LcaResumed): boolean => {
+  c.d.host(ev.host, { resumedN: ev.n });
+  return true;
+};
+
+const onTimer = (c: Ctx, ev: TimerFired): boolean => {
+  const t = c.d.timers[ev.timer];
+  if (!t) return false;
+  c.d.clearTimer(t.id);
+  if (t.purpose.kind === 'restart') {
+    const a = c.d.apps[t.purpose.app];
+    if (!a || a.status !== 'stopped' || a.gaveUp || c.d.hosts[a.host]?.lca !== 'up') return true;
+    const id = command(c, a, 'start');
+    if (id) c.d.app(a.id, { status: 'starting', restarts: a.restarts + 1, pendingStart: id });
+    return true;
+  }
+  const p = c.d.pairs[t.purpose.pair];
+  if (!p?.switching || p.switching.command !== t.purpose.command) return true;
+  c.d.emit({ kind: 'notice', notice: 'promotion-timed-out', pair: p.id, app: p.switching.to, detail: `${p.switching.to} did not confirm promotion (attempt ${p.switching.attempt})` });
+  if (available(c, p.switching.to)) promote(c, { ...p, failure: p.switching.failure }, p.switching.to, p.switching.attempt + 1);
+  else {
+    c.d.pair(p.id, { switching: null });
+    reconcilePair(c, p.id);
+  }
+  return true;
+};

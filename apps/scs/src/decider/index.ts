@@ -1,0 +1,3 @@
+export * from './state.js';
+export * from './effects.js';
+export { transition, replay, type Transition } from './decide.js';

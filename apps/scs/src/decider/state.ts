@@ -1,0 +1,139 @@
+import type { AppStatus, ClusterConfig, Role, SwitchoverReason } from '@ha/events';
+
+/** Bumped whenever decisions change for the same log; recorded in every claim. */
+export const DECIDER_VERSION = 1;
+
+export type HostState = Readonly<{
+  id: string;
+  /** `unknown` until the host is first seen or declared lost. */
+  lca: 'up' | 'lost' | 'unknown';
+  /** LCA incarnation (`HA_EVENTS` sequence of its `LcaStarted`). */
+  incarnation: number | null;
+  /** Last event number seen from that incarnation: what is at or below it is a duplicate. */
+  lastN: number;
+  /** Event number of the incarnation's last `LcaResumed` (0 if none). */
+  resumedN: number;
+  lostAt: number | null;
+}>;
+
+/** What the log says about an application. While its host is lost, the view shows it `unknown`. */
+export type AppState = Readonly<{
+  id: string;
+  host: string;
+  status: AppStatus;
+  role: Role;
+  pid: number | null;
+  incarnation: number | null;
+  startedAt: number | null;
+  /** Restarts ordered by the SCS. */
+  restarts: number;
+  /** Consecutive failed runs: drives the back-off. */
+  attempt: number;
+  gaveUp: boolean;
+  /** The start command sent and not yet answered by an `AppStarted`. */
+  pendingStart: string | null;
+}>;
+
+export type Failure = Readonly<{ app: string; reason: SwitchoverReason; causeSeq: number }>;
+
+export type Switching = Readonly<{
+  to: string;
+  /** The failure being repaired; null for a pair's first promotion. */
+  failure: Failure | null;
+  /** Input that decided this promotion. */
+  decidedSeq: number;
+  attempt: number;
+  command: string;
+}>;
+
+export type LastSwitchover = Readonly<{
+  from: string;
+  to: string;
+  reason: SwitchoverReason;
+  causeSeq: number;
+  epoch: number;
+  at: number;
+}>;
+
+export type PairState = Readonly<{
+  id: string;
+  primary: string;
+  backup: string;
+  type: 'warm' | 'hot';
+  autoSwitchover: boolean;
+  /** The confirmed acting primary. */
+  current: string | null;
+  /** Since when `current` holds, and under which cause (for the KV entry). */
+  currentSince: Readonly<{ causeSeq: number; epoch: number; at: number }> | null;
+  switching: Switching | null;
+  /** An unrepaired failure of the pair's primary. */
+  failure: Failure | null;
+  lastSwitchover: LastSwitchover | null;
+  lastRefusal: string | null;
+}>;
+
+export type TimerPurpose =
+  | Readonly<{ kind: 'restart'; app: string }>
+  | Readonly<{ kind: 'promote-timeout'; pair: string; command: string }>;
+
+export type PendingTimer = Readonly<{ id: string; at: number; purpose: TimerPurpose }>;
+
+export type State = Readonly<{
+  /** Sequence of the latest claim: the epoch. 0 before any claim. */
+  epoch: number;
+  active: string | null;
+  deciderVersion: number;
+  config: ClusterConfig | null;
+  configSeq: number;
+  hosts: Readonly<Record<string, HostState>>;
+  apps: Readonly<Record<string, AppState>>;
+  pairs: Readonly<Record<string, PairState>>;
+  timers: Readonly<Record<string, PendingTimer>>;
+  /** Inputs seen, and ignored as stale or duplicate (for status and audits). */
+  counts: Readonly<{ inputs: number; ignored: number }>;
+  lastSeq: number;
+}>;
+
+export const initialState = (): State => ({
+  epoch: 0,
+  active: null,
+  deciderVersion: DECIDER_VERSION,
+  config: null,
+  configSeq: 0,
+  hosts: {},
+  apps: {},
+  pairs: {},
+  timers: {},
+  counts: { inputs: 0, ignored: 0 },
+  lastSeq: 0,
+});
+
+export const newHost = (id: string): HostState => ({ id, lca: 'unknown', incarnation: null, lastN: 0, resumedN: 0, lostAt: null });
+
+export const newApp = (id: string, host: string): AppState => ({
+  id,
+  host,
+  status: 'stopped',
+  role: 'none',
+  pid: null,
+  incarnation: null,
+  startedAt: null,
+  restarts: 0,
+  attempt: 0,
+  gaveUp: false,
+  pendingStart: null,
+});
+
+export type PairView = 'ok' | 'switching' | 'degraded' | 'waiting-operator' | 'paused';
+
+export const pairView = (p: PairState): PairView => {
+  if (p.switching) return 'switching';
+  if (p.current) return 'ok';
+  if (p.failure && !p.autoSwitchover) return 'waiting-operator';
+  return 'degraded';
+};
+
+export const pairOfApp = (s: State, app: string): PairState | undefined =>
+  Object.values(s.pairs).find((p) => p.primary === app || p.backup === app);
+
+export const hostUp = (s: State, host: string): boolean => s.hosts[host]?.lca === 'up';
