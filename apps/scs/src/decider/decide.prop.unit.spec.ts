@@ -60,6 +60,8 @@ const heal = (s: Sim): void => {
 };
 
 const config = pairConfig({ pairs: 2 });
+/** More runs with HA_PROP_RUNS=5000 (a longer hunt); 300 in CI. */
+const RUNS = Number(process.env['HA_PROP_RUNS'] ?? 300);
 
 describe('decider properties (fast-check over random fault sequences)', () => {
   it('never two acting primaries of a pair; stale epochs change nothing', () => {
@@ -70,7 +72,7 @@ describe('decider properties (fast-check over random fault sequences)', () => {
         heal(s);
         expect(s.violations).toEqual([]);
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     );
   });
 
@@ -87,7 +89,7 @@ describe('decider properties (fast-check over random fault sequences)', () => {
           expect(s.kv.get(pair)?.app).toBe(current);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     );
   });
 
@@ -101,7 +103,7 @@ describe('decider properties (fast-check over random fault sequences)', () => {
         expect(replayed).toEqual(s.effects);
         expect(end).toEqual(s.state);
       }),
-      { numRuns: 200 },
+      { numRuns: RUNS },
     );
   });
 });

@@ -113,7 +113,7 @@ const command = (c: Ctx, a: AppState, action: CommandAction): string | null => {
   const h = c.d.hosts[a.host];
   if (!h || h.incarnation === null) return null;
   const id = `cmd:${c.seq}:${c.commands++}`;
-  c.d.emit({ kind: 'command', id, epoch: c.d.base.epoch, host: a.host, app: a.id, action, lca: h.incarnation, incarnation: action === 'start' ? null : a.incarnation });
+  c.d.emit({ kind: 'command', id, epoch: c.d.base.epoch, host: a.host, app: a.id, action, lca: h.incarnation, incarnation: action === 'start' ? null : a.incarnation, causeSeq: c.seq });
   return id;
 };
 

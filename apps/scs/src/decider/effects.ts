@@ -10,6 +10,8 @@ export type CommandEffect = Readonly<{
   action: CommandAction;
   lca: number;
   incarnation: number | null;
+  /** The input that decided it; an LCA refuses a promote if its host was observed lost after it. */
+  causeSeq: number;
 }>;
 
 /** Ask the runtime to append `TimerFired` at `at` (JetStream time, ms). */

@@ -204,6 +204,10 @@ export class Sim {
       return true;
     }
     if (!a.running || a.inc !== c.incarnation) { refuse('incarnation'); return true; }
+    if (c.action === 'promote' && this.log.some((r) => r.seq > c.causeSeq && (r.input.type === 'HostLost' || r.input.type === 'HostReturned') && r.input.host === c.host)) {
+      refuse('host observed lost after this command');
+      return true;
+    }
     if (c.action === 'stop') {
       const inc = a.inc;
       Object.assign(a, { running: false, role: 'none' });
