@@ -1,0 +1,19 @@
+import type { StatusDoc } from '@ha/events';
+
+const table = (rows: string[][]): string => {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+};
+
+/** The human form of `hactl status`. */
+export const formatStatus = (s: StatusDoc): string => {
+  const out: string[] = [];
+  out.push(`cluster ${s.cluster ?? '(no configuration yet)'}   active SCS ${s.scs.active ?? '(none)'}   epoch ${s.scs.epoch}`);
+  out.push('');
+  out.push(table([['HOST', 'LCA', 'LAST HEARTBEAT'], ...s.hosts.map((h) => [h.id, h.lca, h.lastHeartbeatAt ?? '-'])]));
+  out.push('');
+  out.push(table([['APPLICATION', 'HOST', 'STATUS', 'ROLE', 'PID', 'RESTARTS'], ...s.applications.map((a) => [a.id, a.host, a.status + (a.gaveUp ? ' (gave up)' : ''), a.role, a.pid === null ? '-' : String(a.pid), String(a.restarts)])]));
+  out.push('');
+  out.push(table([['PAIR', 'PRIMARY', 'BACKUP', 'CURRENT', 'STATE', 'AUTO', 'LAST REFUSAL'], ...s.pairs.map((p) => [p.id, p.primary, p.backup, p.current ?? '-', p.state, p.autoSwitchover ? 'yes' : 'no', p.lastRefusal ?? '-'])]));
+  return out.join('\n') + '\n';
+};

@@ -1,0 +1,58 @@
+import { connectOnce, DEFAULT_NATS_URL, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { codec, StatusDocSchema, subjects } from '@ha/events';
+import { formatStatus } from './format.js';
+
+const FLAGS: FlagSpec = {
+  nats: { value: true, help: 'NATS URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
+  json: { value: false, help: 'status: print the status document as JSON' },
+  timeout: { value: true, help: 'milliseconds to wait for an answer', default: '3000' },
+};
+
+const ABOUT = `Operator CLI.
+
+commands:
+  status [--json]        the state view, from the SCS (request/reply on ${subjects.status})
+  switchover <pair>      manual switchover (arrives with the next release)
+
+exit codes: 0 ok, 1 refused, 2 usage error, timeout or no connection`;
+
+const fail = (msg: string): never => {
+  process.stderr.write(`hactl: ${msg}\n`);
+  process.exit(2);
+};
+
+runMain('hactl', async () => {
+  const args = parseArgs(process.argv.slice(2), FLAGS);
+  const [cmd, ...rest] = args.positional;
+  if (args.help || !cmd) {
+    process.stdout.write(usage('hactl <command> [options]', ABOUT, FLAGS));
+    if (!cmd && !args.help) process.exit(2);
+    return;
+  }
+  const url = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
+  const timeout = Number(str(args.flags['timeout']) ?? '3000');
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--timeout wants a positive number of milliseconds');
+  switch (cmd) {
+    case 'status': {
+      if (rest.length > 0) throw new UsageError(`status takes no argument, got ${rest[0]}`);
+      const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${url}: ${e.message}`));
+      try {
+        const reply = await nc.request(subjects.status, codec.encode({}), { timeout }).catch((e: Error) =>
+          fail(/no responders/i.test(e.message) ? `no SCS answered on ${subjects.status} (is an scs running?)` : `no answer on ${subjects.status}: ${e.message}`),
+        );
+        const json = codec.decodeJson(reply.data);
+        const doc = json.ok ? StatusDocSchema.safeParse(json.value) : null;
+        if (!doc?.success) fail(`the SCS answered with a malformed status document`);
+        else process.stdout.write(args.flags['json'] ? JSON.stringify(doc.data, null, 2) + '\n' : formatStatus(doc.data));
+      } finally {
+        await nc.close();
+      }
+      return;
+    }
+    case 'switchover':
+      fail('switchover is not available yet (manual switchover arrives with the next release)');
+      return;
+    default:
+      throw new UsageError(`unknown command ${cmd}; see hactl --help`);
+  }
+});

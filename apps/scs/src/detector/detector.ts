@@ -1,0 +1,80 @@
+import type { Heartbeat } from '@ha/events';
+
+/** What the detector needs to know of the projected state. */
+export type HostView = { id: string; lca: 'up' | 'lost' | 'unknown'; lostAt: number | null };
+
+export type LastHeartbeat = { hb: Heartbeat; seq: number; at: number; mono: number };
+
+export type Observation =
+  | { kind: 'lost'; host: string; evidence: LastHeartbeat | null; silenceMs: number }
+  | { kind: 'returned'; host: string; evidence: LastHeartbeat };
+
+/**
+ * Watches stored heartbeats on the detector's own monotonic clock and concludes host lost or
+ * returned. Impure by nature (it reads time), so it lives outside the decider and records its
+ * conclusions in the log. Every host gets a full `hostTimeoutMs` after the detector starts acting,
+ * after a reconnect, and after a late tick (a paused process), instead of being declared lost.
+ */
+export class Detector {
+  readonly last = new Map<string, LastHeartbeat>();
+  #graceFrom = 0;
+  #lastTick = 0;
+  /** Hosts declared lost by us, keyed to the heartbeat seq the verdict was based on. */
+  readonly #declared = new Map<string, number>();
+  /** Hosts reported returned, keyed to the loss (its `lostAt`) they end. */
+  readonly #returned = new Map<string, number>();
+
+  constructor(
+    private hostTimeoutMs: number,
+    readonly tickMs: number,
+  ) {}
+
+  setTimeout(ms: number): void {
+    this.hostTimeoutMs = ms;
+  }
+
+  /** A heartbeat was stored (`at` = JetStream time) and seen at `mono`. */
+  heartbeat(hb: Heartbeat, seq: number, at: number, mono: number): void {
+    const prev = this.last.get(hb.host);
+    if (prev && prev.seq >= seq) return;
+    this.last.set(hb.host, { hb, seq, at, mono });
+  }
+
+  /** Starts (or restarts) judging: every host gets a full timeout from now. */
+  reset(mono: number): void {
+    this.#graceFrom = mono;
+    this.#lastTick = mono;
+    this.#declared.clear();
+    this.#returned.clear();
+  }
+
+  /** One tick: observations to record. `hosts` is the projected state. */
+  tick(mono: number, hosts: readonly HostView[]): Observation[] {
+    if (this.#lastTick !== 0 && mono - this.#lastTick > this.tickMs + Math.max(100, this.hostTimeoutMs / 4)) {
+      this.reset(mono); // we were paused: nobody's silence can be trusted
+      return [];
+    }
+    this.#lastTick = mono;
+    const out: Observation[] = [];
+    for (const h of hosts) {
+      const last = this.last.get(h.id);
+      if (h.lca === 'lost') {
+        this.#declared.delete(h.id);
+        // Returned: a heartbeat stored after the host was declared lost.
+        if (last && last.hb.lca !== null && h.lostAt !== null && last.at > h.lostAt && this.#returned.get(h.id) !== h.lostAt) {
+          this.#returned.set(h.id, h.lostAt);
+          out.push({ kind: 'returned', host: h.id, evidence: last });
+        }
+        continue;
+      }
+      const seenAt = Math.max(last?.mono ?? 0, this.#graceFrom);
+      const silence = mono - seenAt;
+      if (silence <= this.hostTimeoutMs) continue;
+      const basis = last?.seq ?? 0;
+      if (this.#declared.get(h.id) === basis) continue; // said once; waiting for the log
+      this.#declared.set(h.id, basis);
+      out.push({ kind: 'lost', host: h.id, evidence: last ?? null, silenceMs: Math.round(mono - (last?.mono ?? this.#graceFrom)) });
+    }
+    return out;
+  }
+}

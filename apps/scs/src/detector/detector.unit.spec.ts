@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { Heartbeat } from '@ha/events';
+import { Detector, type HostView } from './detector.js';
+
+const hb = (host: string, n = 0): Heartbeat => ({ type: 'Heartbeat', v: 1, host, lca: 7, n, pid: 1, apps: [] });
+const up = (id: string): HostView => ({ id, lca: 'up', lostAt: null });
+
+describe('detector', () => {
+  it('declares a host lost once its stored heartbeats are silent for hostTimeoutMs, once', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 3), 10, 5_000, 100);
+    const at = (t: number) => { const r: ReturnType<Detector['tick']> = []; for (let m = 50; m <= t; m += 50) r.push(...d.tick(m, [up('a')])); return r; };
+    const obs = at(1150);
+    expect(obs).toEqual([{ kind: 'lost', host: 'a', evidence: expect.objectContaining({ seq: 10 }), silenceMs: 1050 }]);
+    expect(d.tick(1200, [up('a')])).toEqual([]);
+  });
+
+  it('gives every host a full timeout after it starts acting', () => {
+    const d = new Detector(1000, 50);
+    d.heartbeat(hb('a'), 1, 0, 0);
+    d.reset(5_000);
+    expect(d.tick(5_050, [up('a')])).toEqual([]);
+    let out: unknown[] = [];
+    for (let m = 5_100; m <= 6_050 && out.length === 0; m += 50) out = d.tick(m, [up('a')]);
+    expect(out).toHaveLength(1);
+  });
+
+  it('a late tick (the process was paused) resets deadlines instead of declaring loss', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a'), 1, 0, 0);
+    expect(d.tick(50, [up('a')])).toEqual([]);
+    expect(d.tick(5_000, [up('a')])).toEqual([]); // 5 s pause
+    expect(d.tick(5_050, [up('a')])).toEqual([]);
+  });
+
+  it('reports a lost host returned only for a heartbeat stored after it was declared lost', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a'), 1, 1_000, 0);
+    const lost: HostView = { id: 'a', lca: 'lost', lostAt: 2_000 };
+    expect(d.tick(50, [lost])).toEqual([]);
+    d.heartbeat(hb('a'), 2, 2_500, 60);
+    expect(d.tick(100, [lost])).toEqual([{ kind: 'returned', host: 'a', evidence: expect.objectContaining({ seq: 2 }) }]);
+  });
+});

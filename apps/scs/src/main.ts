@@ -1,0 +1,62 @@
+import { hostname } from 'node:os';
+import { connectForever, createLogger, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import type { ClusterConfig } from '@ha/events';
+import { RedisLease } from './runtime/lease.js';
+import { ControlServer } from './runtime/server.js';
+
+const FLAGS: FlagSpec = {
+  id: { value: true, help: 'this control server\'s id', env: 'HA_SCS_ID' },
+  nats: { value: true, help: 'NATS URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
+  redis: { value: true, help: 'Redis URL for the leader lease', env: 'HA_REDIS_URL', default: DEFAULT_REDIS_URL },
+  config: { value: true, help: 'cluster file (YAML/JSON); the active SCS appends it to the log when it differs' },
+  http: { value: true, help: 'serve GET /status and /healthz on host:port' },
+};
+
+const ABOUT = `Runs one solution control server (SCS). Every instance projects the event log into the
+state view and runs the decider; the one holding the Redis lease with the latest claim in the log
+is active: it carries out decisions and watches heartbeats. With Redis down no SCS acts after leaseMs.`;
+
+runMain('scs', async () => {
+  const args = parseArgs(process.argv.slice(2), FLAGS);
+  if (args.help) {
+    process.stdout.write(usage('scs --id <id> [--nats <url>] [--redis <url>] [--config <file>] [--http <host:port>]', ABOUT, FLAGS));
+    return;
+  }
+  if (args.positional.length > 0) throw new UsageError(`unexpected argument ${args.positional[0]}`);
+  const id = str(args.flags['id']) ?? `scs-${hostname()}-${process.pid}`;
+  const configPath = str(args.flags['config']);
+  const config: ClusterConfig | null = configPath ? await loadConfigFile(configPath) : null;
+  let http: { host: string; port: number } | null = null;
+  const h = str(args.flags['http']);
+  if (h) {
+    const m = /^(.*):(\d+)$/.exec(h);
+    if (!m) throw new UsageError(`--http wants host:port, got ${h}`);
+    http = { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+  }
+  const log = createLogger('scs', { scs: id });
+  const natsUrl = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
+  const redisUrl = str(args.flags['redis']) ?? DEFAULT_REDIS_URL;
+  let stopping = false;
+  const nc = await connectForever(natsUrl, `scs:${id}`, log, () => stopping);
+  const timeoutMs = config?.timing.scsTimeoutMs ?? 1000;
+  const server = new ControlServer({
+    id,
+    nc,
+    config,
+    http,
+    log,
+    lease: (cluster) => new RedisLease(redisUrl, `ha:${cluster}:scs:leader`, id, timeoutMs, (msg) => log.warn(msg + '; retrying')),
+  });
+  await server.start();
+  log.info({ nats: natsUrl, redis: redisUrl, http: h ?? null }, 'scs started');
+  const shutdown = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ sig }, 'stopping');
+    await server.stop();
+    await nc.drain().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+});

@@ -1,0 +1,351 @@
+import { createServer, type Server } from 'node:http';
+import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { isWrongLastSequence, monoMs, openPrimaries, ensureStreams, type Logger, type NatsConnection } from '@ha/bus';
+import {
+  codec,
+  EVENTS_STREAM,
+  HEARTBEATS_STREAM,
+  parseHeartbeat,
+  parseInput,
+  subjects,
+  type ClusterConfig,
+  type Input,
+  type Recorded,
+} from '@ha/events';
+import { DECIDER_VERSION, initialState, transition, type State } from '../decider/index.js';
+import { Detector } from '../detector/detector.js';
+import { Executor } from './executor.js';
+import type { Lease } from './lease.js';
+import { statusDoc } from './status.js';
+
+export type Role = 'standby' | 'claiming' | 'active';
+
+export type ServerOptions = {
+  id: string;
+  nc: NatsConnection;
+  /** Made once the cluster name is known (the key is `ha:<cluster>:scs:leader`). */
+  lease: (cluster: string) => Lease;
+  config: ClusterConfig | null;
+  http: { host: string; port: number } | null;
+  log: Logger;
+};
+
+const DEFAULT_TIMING = { heartbeatMs: 250, hostTimeoutMs: 1000, leaseMs: 2000, scsTimeoutMs: 1000 };
+
+/**
+ * One control server: projects `HA_EVENTS` through the decider (every instance, always), and when
+ * it holds the lease and its claim is the latest, carries out the effects and runs the detector.
+ */
+export class ControlServer {
+  state: State = initialState();
+  role: Role = 'standby';
+  epoch = 0;
+  malformed = 0;
+  caughtUp = false;
+
+  readonly #o: ServerOptions;
+  readonly #log: Logger;
+  #js!: JetStreamClient;
+  #jsm!: JetStreamManager;
+  #executor!: Executor;
+  #lease: Lease | null = null;
+  #leaseStart = 0;
+  #lastOtherScsHb = -Infinity;
+  #detector: Detector;
+  #stopped = false;
+  #timers: NodeJS.Timeout[] = [];
+  #events: ConsumerMessages | null = null;
+  #heartbeats: ConsumerMessages | null = null;
+  #http: Server | null = null;
+  #leaderBusy = false;
+  #configOffered = '';
+  /** Resolves each time the projection has applied an input (tests and claims wait on it). */
+  #waiters: { seq: number; resolve: () => void }[] = [];
+
+  constructor(o: ServerOptions) {
+    this.#o = o;
+    this.#log = o.log;
+    const t = this.timing;
+    this.#detector = new Detector(t.hostTimeoutMs, Math.max(10, Math.min(50, Math.floor(t.hostTimeoutMs / 20))));
+  }
+
+  get timing() {
+    return this.state.config?.timing ?? this.#o.config?.timing ?? DEFAULT_TIMING;
+  }
+  get margin(): number {
+    return Math.max(50, Math.floor(this.timing.leaseMs / 10));
+  }
+
+  /** True only while this SCS is the latest claimer and its lease is provably held. */
+  canAct = (): boolean => this.role === 'active' && !this.#stopped && monoMs() < this.#leaseStart + this.timing.leaseMs - this.margin;
+
+  async start(): Promise<void> {
+    const { nc } = this.#o;
+    this.#jsm = await ensureStreams(nc);
+    this.#js = jetstream(nc);
+    const kv = await openPrimaries(nc);
+    this.#executor = new Executor(this.#js, this.#jsm, kv, this.#o.id, this.canAct, this.#log);
+
+    nc.subscribe(subjects.scsHeartbeatAll, {
+      callback: (_e, m) => {
+        if (m.subject !== subjects.scsHeartbeat(this.#o.id)) this.#lastOtherScsHb = monoMs();
+      },
+    });
+    nc.subscribe(subjects.status, {
+      queue: 'scs-status',
+      callback: (_e, m) => {
+        m.respond(codec.encode(statusDoc(this.state, this.#detector.last, this.#o.id)));
+      },
+    });
+    void this.#watchStatus();
+    await this.#startHttp();
+    void this.#consumeEvents();
+    void this.#consumeHeartbeats();
+    const t = this.timing;
+    this.#timers.push(setInterval(() => void this.#leaderTick(), Math.max(50, Math.floor(t.leaseMs / 4))));
+    this.#timers.push(setInterval(() => void this.#detectorTick(), this.#detector.tickMs));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#executor?.clearTimers();
+    if (this.role !== 'standby') await this.#lease?.release().catch(() => undefined);
+    await this.#lease?.close();
+    await this.#events?.close();
+    await this.#heartbeats?.close();
+    await new Promise<void>((r) => (this.#http ? this.#http.close(() => r()) : r()));
+  }
+
+  /** Waits until the projection has applied the input at `seq`. */
+  applied(seq: number): Promise<void> {
+    if (this.state.lastSeq >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ seq, resolve }));
+  }
+
+  // ---- projection -------------------------------------------------------------------------
+
+  async #consumeEvents(): Promise<void> {
+    const c = await this.#js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.All });
+    this.#events = await c.consume();
+    for await (const m of this.#events) {
+      const at = Number(m.timestampNanos / 1_000_000n);
+      const parsed = parseInput(m.subject, m.data);
+      if (!parsed.ok) {
+        this.malformed++;
+        this.#log.warn({ subject: m.subject, seq: m.seq, err: parsed.error, malformed: this.malformed }, 'malformed input skipped');
+        this.#advance(m.seq);
+        if (m.info.pending === 0) this.#caughtUp();
+        continue;
+      }
+      await this.#apply({ seq: m.seq, at, input: parsed.value });
+      if (m.info.pending === 0) this.#caughtUp();
+    }
+  }
+
+  #caughtUp(): void {
+    if (this.caughtUp) return;
+    this.caughtUp = true;
+    this.#log.info({ seq: this.state.lastSeq, epoch: this.state.epoch, active: this.state.active }, 'projection caught up');
+  }
+
+  #advance(seq: number): void {
+    if (this.#waiters.length === 0) return;
+    const ready = this.#waiters.filter((w) => w.seq <= seq);
+    this.#waiters = this.#waiters.filter((w) => w.seq > seq);
+    for (const w of ready) w.resolve();
+  }
+
+  async #apply(rec: Recorded<Input>): Promise<void> {
+    const before = this.state;
+    const { state, effects } = transition(before, rec);
+    this.state = state;
+    if (state.config && state.config !== before.config) this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
+    if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
+    if (this.role === 'active' && rec.seq >= this.epoch) await this.#executor.run(rec, effects);
+    else if (effects.length > 0) this.#log.debug({ seq: rec.seq, effects: effects.length }, 'shadow decision (not acting)');
+    this.#advance(rec.seq);
+  }
+
+  #onClaim(seq: number, scs: string): void {
+    if (seq === this.epoch && scs === this.#o.id && this.role === 'claiming') {
+      this.role = 'active';
+      this.#executor.setEpoch(seq);
+      this.#detector.reset(monoMs());
+      this.#log.info({ epoch: seq }, 'active: claim is the latest in the log');
+      void this.#offerConfig();
+    } else if (seq > this.epoch && this.role !== 'standby') {
+      this.#stepDown(`a later claim by ${scs} (epoch ${seq})`);
+    }
+  }
+
+  // ---- leadership --------------------------------------------------------------------------
+
+  async #leaderTick(): Promise<void> {
+    if (this.#leaderBusy || this.#stopped) return;
+    this.#leaderBusy = true;
+    try {
+      if (this.role === 'standby') await this.#tryToLead();
+      else await this.#keepLeading();
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'leadership tick failed');
+    } finally {
+      this.#leaderBusy = false;
+    }
+  }
+
+  #ensureLease(): Lease | null {
+    if (this.#lease) return this.#lease;
+    const cluster = this.state.config?.cluster ?? this.#o.config?.cluster;
+    if (!cluster) return null;
+    this.#lease = this.#o.lease(cluster);
+    return this.#lease;
+  }
+
+  async #tryToLead(): Promise<void> {
+    const t = this.timing;
+    if (!this.caughtUp) return;
+    if (monoMs() - this.#lastOtherScsHb < t.scsTimeoutMs) return; // rule 10: an active SCS is visible
+    const lease = this.#ensureLease();
+    if (!lease) return;
+    const t0 = monoMs();
+    if (!(await lease.tryAcquire(t.leaseMs))) return;
+    this.#leaseStart = t0;
+    const lastClaim = this.state.epoch;
+    try {
+      const pa = await this.#js.publish(subjects.claim, codec.encode({ type: 'ScsClaimed', v: 1, scs: this.#o.id, deciderVersion: DECIDER_VERSION }), {
+        expect: { lastSubjectSequence: lastClaim },
+        timeout: t.scsTimeoutMs,
+      });
+      this.epoch = pa.seq;
+      this.role = 'claiming';
+      this.#log.info({ epoch: pa.seq, previous: lastClaim }, 'lease won; claim stored');
+      if (this.state.lastSeq >= pa.seq) this.#onClaim(pa.seq, this.#o.id); // projection already past it
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message, fenced: isWrongLastSequence(e) }, 'claim rejected; staying standby');
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  async #keepLeading(): Promise<void> {
+    const t = this.timing;
+    const lease = this.#lease;
+    if (!lease) return;
+    if (monoMs() >= this.#leaseStart + t.leaseMs - this.margin) {
+      this.#stepDown('lease expired before it could be renewed');
+      return;
+    }
+    // Renew only while JetStream answers within scsTimeoutMs.
+    try {
+      await Promise.race([this.#jsm.getAccountInfo(), new Promise((_, rej) => setTimeout(() => rej(new Error('JetStream did not answer')), t.scsTimeoutMs))]);
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'JetStream unresponsive; not renewing the lease');
+      return;
+    }
+    const t0 = monoMs();
+    let renewed = false;
+    try {
+      renewed = await lease.renew(t.leaseMs);
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'lease renewal failed');
+      return; // keep acting until the lease we proved runs out
+    }
+    if (!renewed) {
+      this.#stepDown('lease owned by another SCS');
+      return;
+    }
+    this.#leaseStart = t0;
+    if (this.role === 'active') this.#o.nc.publish(subjects.scsHeartbeat(this.#o.id), codec.encode({ id: this.#o.id, epoch: this.epoch }));
+  }
+
+  #stepDown(why: string): void {
+    if (this.role === 'standby') return;
+    this.#log.warn({ epoch: this.epoch, why }, 'stepping down');
+    this.role = 'standby';
+    this.#executor.clearTimers();
+    void this.#lease?.release().catch(() => undefined);
+  }
+
+  /** The active SCS appends its file's configuration when it differs from the log's. */
+  async #offerConfig(): Promise<void> {
+    const cfg = this.#o.config;
+    if (!cfg || !this.canAct()) return;
+    const text = JSON.stringify(cfg);
+    if (this.state.config && JSON.stringify(this.state.config) === text) return;
+    if (this.#configOffered === `${this.epoch}:${text}`) return;
+    this.#configOffered = `${this.epoch}:${text}`;
+    const input = { type: 'ConfigApplied', v: 1, epoch: this.epoch, scs: this.#o.id, config: cfg } as const;
+    await this.#js.publish(subjects.config, codec.encode(input));
+    this.#log.info({ cluster: cfg.cluster, epoch: this.epoch }, 'configuration appended to the log');
+  }
+
+  // ---- detector ----------------------------------------------------------------------------
+
+  async #consumeHeartbeats(): Promise<void> {
+    const c = await this.#js.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
+    this.#heartbeats = await c.consume();
+    for await (const m of this.#heartbeats) {
+      const hb = parseHeartbeat(m.data);
+      if (!hb.ok) {
+        this.malformed++;
+        this.#log.warn({ subject: m.subject, seq: m.seq, err: hb.error }, 'malformed heartbeat skipped');
+        continue;
+      }
+      if (m.subject !== subjects.heartbeat(hb.value.host)) {
+        this.malformed++;
+        this.#log.warn({ subject: m.subject, seq: m.seq }, 'heartbeat on a foreign subject skipped');
+        continue;
+      }
+      this.#detector.heartbeat(hb.value, m.seq, Number(m.timestampNanos / 1_000_000n), monoMs());
+    }
+  }
+
+  async #detectorTick(): Promise<void> {
+    if (!this.canAct()) return;
+    const hosts = Object.values(this.state.hosts).map((h) => ({ id: h.id, lca: h.lca, lostAt: h.lostAt }));
+    for (const o of this.#detector.tick(monoMs(), hosts)) {
+      if (!this.canAct()) return;
+      const epoch = this.epoch;
+      try {
+        if (o.kind === 'lost') {
+          const ev = o.evidence;
+          const input = { type: 'HostLost', v: 1, epoch, scs: this.#o.id, host: o.host, lca: ev?.hb.lca ?? null, n: ev?.hb.n ?? null, lastHeartbeatAt: ev ? new Date(ev.at).toISOString() : null, silenceMs: o.silenceMs } as const;
+          await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:lost:${ev?.seq ?? 0}` });
+          this.#log.warn({ host: o.host, silenceMs: o.silenceMs }, 'host lost');
+        } else {
+          const input = { type: 'HostReturned', v: 1, epoch, scs: this.#o.id, host: o.host, heartbeat: o.evidence.hb } as const;
+          await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:returned:${o.evidence.seq}` });
+          this.#log.info({ host: o.host }, 'host returned');
+        }
+      } catch (e) {
+        this.#log.error({ host: o.host, err: (e as Error).message }, 'observation not stored');
+      }
+    }
+  }
+
+  // ---- status ------------------------------------------------------------------------------
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#o.nc.status()) {
+      if (s.type === 'reconnect' && this.role === 'active') this.#detector.reset(monoMs());
+    }
+  }
+
+  async #startHttp(): Promise<void> {
+    const h = this.#o.http;
+    if (!h) return;
+    this.#http = createServer((req, res) => {
+      const body = req.url === '/status'
+        ? statusDoc(this.state, this.#detector.last, this.#o.id)
+        : req.url === '/healthz'
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed }
+          : null;
+      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.#http?.once('error', reject);
+      this.#http?.listen(h.port, h.host, () => resolve());
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import type { StatusDoc } from '@ha/events';
+import { pairView, type State } from '../decider/index.js';
+import type { LastHeartbeat } from '../detector/detector.js';
+
+/** The contract's status document, from the projected state and the heartbeats seen. */
+export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbeat>, answeredBy: string): StatusDoc => ({
+  scs: { active: s.active, epoch: s.epoch, answeredBy },
+  cluster: s.config?.cluster ?? null,
+  hosts: Object.values(s.hosts)
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((h) => {
+      const hb = heartbeats.get(h.id);
+      return { id: h.id, lca: h.lca === 'up' ? 'up' : 'lost', lastHeartbeatAt: hb ? new Date(hb.at).toISOString() : null, incarnation: h.incarnation };
+    }),
+  applications: Object.values(s.apps)
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((a) => {
+      const lost = s.hosts[a.host]?.lca !== 'up';
+      return {
+        id: a.id,
+        host: a.host,
+        status: lost ? 'unknown' : a.status,
+        role: lost ? 'none' : a.role,
+        pid: lost ? null : a.pid,
+        restarts: a.restarts,
+        incarnation: a.incarnation,
+        gaveUp: a.gaveUp,
+      };
+    }),
+  pairs: Object.values(s.pairs)
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((p) => ({
+      id: p.id,
+      primary: p.primary,
+      backup: p.backup,
+      type: p.type,
+      autoSwitchover: p.autoSwitchover,
+      current: p.current,
+      state: pairView(p),
+      lastRefusal: p.lastRefusal,
+      lastFailure: p.failure,
+    })),
+});
