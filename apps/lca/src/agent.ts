@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { KV, Logger, NatsConnection } from '@ha/bus';
+import { connectForever, ensureStreams, monoMs, openPrimaries, sleep } from '@ha/bus';
+import { TimingSchema, type ClusterConfig } from '@ha/events';
+import { CommandConsumer, CommandProcessor } from './commands.js';
+import { ConfigSource } from './configSource.js';
+import { HeartbeatLoop } from './heartbeat.js';
+import { Outbox } from './outbox.js';
+import { endLeftovers, removeFile, writePidfile, type StateDir } from './pidfiles.js';
+import { demoteIfDeclaredLost, demoteReplacedPrimaries } from './primaries.js';
+import { Supervisor } from './supervisor.js';
+
+export type LcaOptions = Readonly<{
+  host: string;
+  natsUrl: string;
+  dir: StateDir;
+  /** `--config`: used only until the log holds a `ConfigApplied`. */
+  fileConfig: ClusterConfig | null;
+  log: Logger;
+}>;
+
+/** Heartbeats before any configuration is known. */
+const INITIAL_TIMING = { heartbeatMs: 250, hostTimeoutMs: TimingSchema.parse({}).hostTimeoutMs };
+/** Bound on flushing the last events at shutdown. */
+const SHUTDOWN_FLUSH_MS = 2000;
+
+const withTimeout = async (p: Promise<unknown>, ms: number): Promise<void> => {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+};
+
+/** The local control agent of one host: wires the outbox, supervisor, heartbeat, configuration and commands. */
+export class Lca {
+  readonly bootId = randomBytes(8).toString('hex');
+  #stopping = false;
+  #connected = false;
+  #nc: NatsConnection | undefined;
+  #kv: KV | undefined;
+  #outbox: Outbox | undefined;
+  #supervisor: Supervisor | undefined;
+  #heartbeat: HeartbeatLoop | undefined;
+  #configSource: ConfigSource | undefined;
+  #commands: CommandConsumer | undefined;
+  #config: ClusterConfig | null = null;
+  #checking: Promise<void> | undefined;
+  #jsm: JetStreamManager | undefined;
+  #disconnectedAt: number | null = null;
+
+  constructor(private readonly o: LcaOptions) {}
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Monotonic time at which JetStream last stored this LCA's heartbeat (for self-fencing), null before. */
+  get lastHeartbeatStoredMono(): number | null {
+    return this.#heartbeat?.lastStoredMono ?? null;
+  }
+
+  async run(): Promise<void> {
+    const { host, dir, log } = this.o;
+    dir.create();
+    const ended = await endLeftovers(dir, log);
+    writePidfile(dir.lcaPidfile, process.pid);
+    log.info({ bootId: this.bootId, stateDir: dir.root, ended }, 'LCA starting');
+
+    const nc = await connectForever(this.o.natsUrl, `lca-${host}`, log, () => this.#stopping);
+    this.#nc = nc;
+    this.#connected = true;
+    void this.#watchStatus(nc);
+    if (this.#stopping) return;
+    const jsm = await this.#retry('create the streams', () => ensureStreams(nc));
+    this.#jsm = jsm;
+    this.#kv = await this.#retry('open the primaries bucket', () => openPrimaries(nc));
+    if (this.#stopping) return;
+    const js: JetStreamClient = jetstream(nc);
+
+    const outbox = new Outbox(js, host, log, this.bootId);
+    this.#outbox = outbox;
+    const supervisor = new Supervisor(dir, outbox, log);
+    this.#supervisor = supervisor;
+    const commands = new CommandConsumer(host, js, jsm, new CommandProcessor(host, jsm, supervisor, outbox, log), log);
+    this.#commands = commands;
+    await this.#retry('create the command consumer', () => commands.ensureConsumer());
+    if (this.#stopping) return;
+    const started = outbox.publish(() => ({ type: 'LcaStarted', pid: process.pid, bootId: this.bootId, ended }));
+
+    this.#heartbeat = new HeartbeatLoop(
+      js,
+      host,
+      {
+        incarnation: () => outbox.incarnation,
+        lastStoredN: () => outbox.lastStoredN,
+        apps: () => supervisor.snapshot(),
+        connected: () => this.#connected,
+        resuming: () => this.#checking,
+      },
+      log,
+      INITIAL_TIMING,
+      (gapMs) => this.resumed('paused', gapMs),
+    );
+    this.#heartbeat.start();
+
+    this.#configSource = new ConfigSource(js, jsm, log, (c, seq) => this.applyConfig(c.config, `log seq ${seq}`));
+    const found = await this.#configSource.start();
+    if (this.#stopping) return;
+    if (!found) {
+      if (this.o.fileConfig) this.applyConfig(this.o.fileConfig, 'file');
+      else log.info('waiting for configuration');
+    }
+
+    const stored = await started;
+    log.info({ incarnation: stored.seq }, 'LCA incarnation stored');
+    if (this.#stopping) return;
+    commands.start();
+  }
+
+  /** Starts this host's configured applications that are not running; stops those no longer configured. */
+  applyConfig(config: ClusterConfig, source: string): void {
+    const { host, log } = this.o;
+    const supervisor = this.#supervisor;
+    if (!supervisor || this.#stopping) return;
+    this.#config = config;
+    this.#heartbeat?.setTiming(config.timing);
+    if (!config.hosts.some((h) => h.id === host)) log.warn({ source }, `host ${host} is not in the configuration`);
+    const mine = config.applications.filter((a) => a.host === host);
+    log.info({ source, cluster: config.cluster, apps: mine.map((a) => a.id) }, 'configuration applied');
+    for (const m of supervisor.configure(mine)) void supervisor.stop(m.id);
+    for (const a of mine) if (!supervisor.get(a.id)?.run) supervisor.start(a.id, null);
+  }
+
+  /**
+   * Back from a freeze or an outage: first demote every local primary that the KV says was replaced,
+   * then record `LcaResumed` and demote every local primary if the host was declared lost before it.
+   */
+  resumed(cause: 'paused' | 'reconnected', gapMs: number): Promise<void> {
+    if (this.#checking) return this.#checking;
+    const kv = this.#kv;
+    const jsm = this.#jsm;
+    const supervisor = this.#supervisor;
+    const outbox = this.#outbox;
+    const { host, log } = this.o;
+    if (!kv || !jsm || !supervisor || !outbox || this.#stopping) return Promise.resolve();
+    this.#checking = (async () => {
+      try {
+        const replaced = await demoteReplacedPrimaries(kv, this.#config, supervisor, outbox, log);
+        const stored = await outbox.publish(() => ({ type: 'LcaResumed', gapMs: Math.max(0, Math.round(gapMs)), cause }));
+        const lost = await demoteIfDeclaredLost(jsm, host, outbox.incarnation, stored.seq, supervisor, outbox, log);
+        log.info({ cause, gapMs, demoted: replaced + lost, resumedSeq: stored.seq }, 'resumed: primaries checked');
+      } catch (e) {
+        log.warn({ cause, err: (e as Error).message }, 'cannot check primaries after resuming');
+      } finally {
+        this.#checking = undefined;
+      }
+    })();
+    return this.#checking;
+  }
+
+  /** Stops every application, flushes their events (bounded), removes the pidfile. */
+  async shutdown(signal: string): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const { log, dir } = this.o;
+    log.info({ signal }, 'LCA stopping');
+    this.#heartbeat?.stop();
+    await withTimeout(Promise.all([this.#commands?.stop(), this.#configSource?.stop()]), 1000);
+    await this.#supervisor?.stopAll();
+    if (this.#outbox && this.#connected) {
+      const flushed = await this.#outbox.flush(SHUTDOWN_FLUSH_MS);
+      if (!flushed) log.warn({ pending: this.#outbox.pending }, 'events not stored before exit');
+    }
+    this.#outbox?.close();
+    removeFile(dir.lcaPidfile);
+    if (this.#nc) await withTimeout(this.#nc.close(), 1000);
+    log.info('LCA stopped');
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.#connected = false;
+        this.#disconnectedAt ??= monoMs();
+      } else if (s.type === 'reconnect') {
+        this.#connected = true;
+        const gap = this.#disconnectedAt === null ? 0 : monoMs() - this.#disconnectedAt;
+        this.#disconnectedAt = null;
+        this.#outbox?.nudge();
+        this.#commands?.restart();
+        this.#configSource?.restart();
+        void this.resumed('reconnected', gap);
+      }
+    }
+  }
+
+  async #retry<T>(what: string, f: () => Promise<T>): Promise<T> {
+    let said = false;
+    for (;;) {
+      try {
+        return await f();
+      } catch (e) {
+        if (this.#stopping) throw e;
+        if (!said) this.o.log.warn({ err: (e as Error).message }, `cannot ${what}; retrying`);
+        said = true;
+        await sleep(250);
+      }
+    }
+  }
+}
+
+export type { JetStreamManager };

@@ -1,0 +1,197 @@
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { Logger } from '@ha/bus';
+import { lastOnSubject, sleep } from '@ha/bus';
+import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand } from '@ha/events';
+import type { EventBody, Outbox } from './outbox.js';
+import type { Supervisor } from './supervisor.js';
+
+/** Durable consumer name of a host's LCA on `HA_COMMANDS`. */
+export const consumerName = (host: string): string => `lca-${host}`;
+
+/** Outcome of one command, for logs and tests. */
+export type Outcome = 'done' | 'refused' | 'ignored';
+
+/**
+ * Carries out the active SCS's commands. A command counts only under the latest epoch (the sequence
+ * of the last claim in `HA_EVENTS`, read for every command: the LCA learns epochs from claims, never
+ * from commands) and only for the incarnations it names.
+ */
+export class CommandProcessor {
+  constructor(
+    private readonly host: string,
+    private readonly jsm: JetStreamManager,
+    private readonly supervisor: Supervisor,
+    private readonly outbox: Outbox,
+    private readonly log: Logger,
+  ) {}
+
+  async currentEpoch(): Promise<number> {
+    return (await lastOnSubject(this.jsm, EVENTS_STREAM, subjects.claim))?.seq ?? 0;
+  }
+
+  /** Sequence of the last observation (HostLost/HostReturned) of this host in the log, 0 if none. */
+  async lastObservation(): Promise<number> {
+    return (await lastOnSubject(this.jsm, EVENTS_STREAM, subjects.observation(this.host)))?.seq ?? 0;
+  }
+
+  /** Handles one parsed command; resolves once its event (if any) was stored. */
+  async handle(cmd: AppCommand): Promise<Outcome> {
+    // Commands left for an earlier incarnation (the durable consumer keeps them) are not ours to answer.
+    const lca = this.outbox.incarnation;
+    if (cmd.host !== this.host || cmd.lca !== lca) {
+      this.log.info({ command: cmd.id, host: cmd.host, lca: cmd.lca, ours: lca }, 'command for another LCA incarnation ignored');
+      return 'ignored';
+    }
+    // Read before acting: nothing below awaits until the state has been changed.
+    const [epoch, observed] = await Promise.all([this.currentEpoch(), cmd.action === 'promote' ? this.lastObservation() : Promise.resolve(0)]);
+    const refuse = async (reason: string): Promise<Outcome> => {
+      this.log.warn({ command: cmd.id, app: cmd.app, action: cmd.action, reason }, 'command refused');
+      await this.outbox.publish(() => ({ type: 'CommandRefused', app: cmd.app, command: cmd.id, reason }));
+      return 'refused';
+    };
+    if (cmd.epoch !== epoch) return refuse(`stale epoch ${cmd.epoch}, current ${epoch}`);
+    const m = this.supervisor.get(cmd.app);
+    if (!m || !m.inConfig) return refuse(`unknown application ${cmd.app}`);
+    if (cmd.action === 'start') {
+      const r = this.supervisor.start(cmd.app, cmd.id);
+      return r.ok ? 'done' : refuse(r.reason);
+    }
+    const run = m.run;
+    if (!run || run.stopping) return refuse('not running');
+    if (run.incarnation === null) return refuse('starting: its AppStarted is not stored yet');
+    if (run.incarnation !== cmd.incarnation) {
+      return refuse(`incarnation mismatch: running ${run.incarnation ?? 'unknown'}, command for ${cmd.incarnation ?? 'none'}`);
+    }
+    // A promote decided before this host was observed lost (or back) may rest on a stale view.
+    if (cmd.action === 'promote' && observed > cmd.causeSeq) return refuse('host observed lost after this command');
+    const incarnation = run.incarnation;
+    switch (cmd.action) {
+      case 'promote':
+      case 'demote': {
+        const role = cmd.action === 'promote' ? 'primary' : 'backup';
+        run.role = role;
+        this.log.info({ app: cmd.app, role, epoch: cmd.epoch, command: cmd.id }, 'role changed');
+        const body: EventBody = { type: 'AppRoleChanged', app: cmd.app, incarnation, role, epoch: cmd.epoch, command: cmd.id };
+        await this.outbox.publish(() => body);
+        return 'done';
+      }
+      case 'stop':
+        void this.supervisor.stop(cmd.app);
+        return 'done';
+    }
+  }
+}
+
+/**
+ * Reads `ha.cmd.<host>.>` through the durable pull consumer `lca-<host>` (explicit ack, created with
+ * DeliverPolicy.New, so a restarted LCA resumes where the consumer was). Garbage is logged, counted
+ * and acked; nothing in a message can stop the loop.
+ */
+export class CommandConsumer {
+  malformed = 0;
+  handled = 0;
+  #stopped = false;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  /** Ids of commands already carried out, so that a redelivery (a lost ack) does not act twice. */
+  readonly #seen: string[] = [];
+
+  constructor(
+    private readonly host: string,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly processor: CommandProcessor,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  /** Re-creates the subscription at once (after a reconnect) instead of waiting for the client to notice. */
+  restart(): void {
+    void this.#messages?.close().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#messages?.close().catch(() => undefined);
+    await this.#loop;
+  }
+
+  /**
+   * Creates the durable consumer if missing. Called before `LcaStarted` is published: a command
+   * sent right after it (DeliverPolicy.New) must find the consumer already there.
+   */
+  async ensureConsumer(): Promise<string> {
+    const name = consumerName(this.host);
+    try {
+      await this.jsm.consumers.info(COMMANDS_STREAM, name);
+    } catch (e) {
+      if (!(e instanceof JetStreamApiError) || e.code !== JetStreamApiCodes.ConsumerNotFound) throw e;
+      await this.jsm.consumers.add(COMMANDS_STREAM, {
+        durable_name: name,
+        filter_subject: subjects.commandsForHost(this.host),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+      });
+    }
+    return name;
+  }
+
+  async #run(): Promise<void> {
+    let said = false;
+    while (!this.#stopped) {
+      try {
+        const name = await this.ensureConsumer();
+        const c = await this.js.consumers.get(COMMANDS_STREAM, name);
+        this.#messages = await c.consume({ max_messages: 16, expires: 5000 });
+        if (this.#stopped) await this.#messages.close();
+        if (said) this.log.info('reading commands again');
+        said = false;
+        for await (const m of this.#messages) {
+          await this.#one(m);
+          if (this.#stopped) break;
+        }
+      } catch (e) {
+        if (this.#stopped) break;
+        if (!said) this.log.warn({ err: (e as Error).message }, 'command consumer failed; retrying');
+        said = true;
+      }
+      if (!this.#stopped) await sleep(250);
+    }
+  }
+
+  async #one(m: JsMsg): Promise<void> {
+    const parsed = parseCommand(m.data);
+    if (!parsed.ok) {
+      this.malformed++;
+      this.log.warn({ subject: m.subject, seq: m.seq, err: parsed.error, malformed: this.malformed }, 'malformed command skipped');
+      m.ack();
+      return;
+    }
+    const cmd = parsed.value;
+    if (this.#seen.includes(cmd.id)) {
+      this.log.info({ command: cmd.id, seq: m.seq }, 'command already handled; acked again');
+      m.ack();
+      return;
+    }
+    for (;;) {
+      try {
+        const outcome = await this.processor.handle(cmd);
+        this.log.info({ command: cmd.id, app: cmd.app, action: cmd.action, outcome, seq: m.seq }, 'command handled');
+        break;
+      } catch (e) {
+        // The claim could not be read (NATS down): try again rather than guess the epoch.
+        if (this.#stopped) return;
+        this.log.warn({ command: cmd.id, err: (e as Error).message }, 'cannot handle command yet; retrying');
+        await sleep(250);
+      }
+    }
+    this.#seen.push(cmd.id);
+    if (this.#seen.length > 1000) this.#seen.shift();
+    this.handled++;
+    m.ack();
+  }
+}

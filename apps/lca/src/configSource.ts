@@ -1,0 +1,107 @@
+import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { Logger } from '@ha/bus';
+import { lastOnSubject, sleep } from '@ha/bus';
+import { ConfigAppliedSchema, EVENTS_STREAM, parseWith, subjects, type ConfigApplied } from '@ha/events';
+
+const parseConfigApplied = parseWith(ConfigAppliedSchema);
+
+export type ConfigHandler = (config: ConfigApplied, seq: number) => void;
+
+/**
+ * The configuration as the log holds it: the latest `ConfigApplied` on `ha.evt.scs.config`, then
+ * every newer one through an ordered consumer that starts after it. Malformed messages are logged,
+ * counted and skipped.
+ */
+export class ConfigSource {
+  malformed = 0;
+  #lastSeq = 0;
+  #stopped = false;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly log: Logger,
+    private readonly onConfig: ConfigHandler,
+  ) {}
+
+  /** Sequence of the last valid `ConfigApplied` handed over, 0 if none. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** Reads the latest configuration (handing it over if valid) and starts watching; true when one was found. */
+  async start(): Promise<boolean> {
+    let found = false;
+    let from = 1;
+    for (;;) {
+      try {
+        const sm = await lastOnSubject(this.jsm, EVENTS_STREAM, subjects.config);
+        if (sm) {
+          from = sm.seq + 1;
+          found = this.#accept(sm.data, sm.seq, sm.subject);
+        }
+        break;
+      } catch (e) {
+        if (this.#stopped) return false;
+        this.log.warn({ err: (e as Error).message }, 'cannot read the configuration from the log; retrying');
+        await sleep(250);
+      }
+    }
+    this.#loop = this.#watch(from);
+    return found;
+  }
+
+  /** Re-creates the subscription at once (after a reconnect) instead of waiting for the client to notice. */
+  restart(): void {
+    void this.#messages?.close().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#messages?.close().catch(() => undefined);
+    await this.#loop;
+  }
+
+  #accept(data: Uint8Array, seq: number, subject: string): boolean {
+    const r = parseConfigApplied(data);
+    if (!r.ok) {
+      this.malformed++;
+      this.log.warn({ subject, seq, err: r.error, malformed: this.malformed }, 'malformed configuration message skipped');
+      return false;
+    }
+    if (seq <= this.#lastSeq) return false;
+    this.#lastSeq = seq;
+    this.onConfig(r.value, seq);
+    return true;
+  }
+
+  async #watch(from: number): Promise<void> {
+    let next = from;
+    while (!this.#stopped) {
+      try {
+        const c = await this.js.consumers.get(EVENTS_STREAM, {
+          filter_subjects: subjects.config,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: next,
+        });
+        this.#messages = await c.consume({ max_messages: 16, expires: 5000 });
+        if (this.#stopped) await this.#messages.close();
+        for await (const m of this.#messages) {
+          next = m.seq + 1;
+          try {
+            this.#accept(m.data, m.seq, m.subject);
+          } catch (e) {
+            this.log.error({ err: (e as Error).message, seq: m.seq }, 'applying a configuration failed');
+          }
+        }
+      } catch (e) {
+        if (this.#stopped) break;
+        this.log.warn({ err: (e as Error).message }, 'configuration watch failed; restarting');
+      }
+      if (!this.#stopped) await sleep(250);
+    }
+  }
+}

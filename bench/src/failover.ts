@@ -1,0 +1,109 @@
+// `npm run bench`: failover latencies on a real cluster (nats-server, redis-server, 2 SCS, LCAs as
+// separate processes), measured from the moment the fault is injected to the moment the
+// announcement reaches a plain subscriber of ha.switchover.<pair>. Writes bench/results/latest.json.
+//   node bench/dist/failover.js [--trials N] [--host-trials N]
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cluster, FAST_TIMING, until } from '@ha/test';
+import { row, summarize, type Summary } from './stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const progress = (what: string, i: number, n: number) => process.stderr.write(`\r${what}: ${i}/${n}   `);
+
+const killPrimary = async (trials: number): Promise<{ announce: Summary; raw: number[] }> => {
+  const c = await Cluster.start({
+    hosts: ['host-a', 'host-b'],
+    pairs: [{ primary: 'p', backup: 'pb', primaryHost: 'host-a', backupHost: 'host-b' }],
+    restart: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const raw: number[] = [];
+  try {
+    for (let i = 0; i < trials; i++) {
+      progress('SIGKILL primary -> announcement', i, trials);
+      const s = await c.waitStatus('pair ok with both members started', (st) => (st.pairs[0]?.state === 'ok' && st.applications.every((a) => a.status === 'started') ? st : undefined));
+      const current = s.pairs[0]!.current!;
+      const pid = c.app(s, current).pid!;
+      // let the restarted member live past maxDelayMs so its back-off resets (not part of the measure)
+      await new Promise((r) => setTimeout(r, 120));
+      const sw = c.nextSwitchover('p');
+      const t0 = process.hrtime.bigint();
+      process.kill(pid, 'SIGKILL');
+      const a = await sw;
+      raw.push(Number(a.receivedAt - t0) / 1e6);
+    }
+  } finally {
+    await c.stop();
+  }
+  return { announce: summarize(raw), raw };
+};
+
+const hostLost = async (trials: number): Promise<{ overhead: Summary; raw: number[] }> => {
+  const c = await Cluster.start({
+    hosts: ['host-a', 'host-b'],
+    pairs: [{ primary: 'h', backup: 'hb', primaryHost: 'host-a', backupHost: 'host-b' }],
+    restart: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const raw: number[] = [];
+  try {
+    for (let i = 0; i < trials; i++) {
+      progress('SIGKILL LCA + apps -> announcement - hostTimeoutMs', i, trials);
+      const s = await c.waitStatus('pair ok, hosts up', (st) => (st.pairs[0]?.state === 'ok' && st.hosts.every((h) => h.lca === 'up') && st.applications.every((a) => a.status === 'started') ? st : undefined), 30_000);
+      const current = c.app(s, s.pairs[0]!.current!);
+      const lca = c.lcas.get(current.host)!;
+      const pids = s.applications.filter((a) => a.host === current.host).map((a) => a.pid!);
+      const sw = c.nextSwitchover('h', 30_000);
+      const t0 = process.hrtime.bigint();
+      lca.signal('SIGKILL');
+      for (const p of pids) process.kill(p, 'SIGKILL');
+      const a = await sw;
+      raw.push(Number(a.receivedAt - t0) / 1e6 - FAST_TIMING.hostTimeoutMs);
+      await lca.exited;
+      c.startLca(current.host);
+      await until('host back', async () => (await c.status()).hosts.every((h) => h.lca === 'up'), 30_000);
+    }
+  } finally {
+    await c.stop();
+  }
+  return { overhead: summarize(raw), raw };
+};
+
+const main = async () => {
+  const trials = arg('trials', 200);
+  const hostTrials = arg('host-trials', 100);
+  const started = new Date().toISOString();
+  const kill = await killPrimary(trials);
+  process.stderr.write('\n');
+  const host = await hostLost(hostTrials);
+  process.stderr.write('\n');
+  let commit = 'unknown';
+  try { commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
+  const result = {
+    started,
+    commit,
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    timing: FAST_TIMING,
+    figures: {
+      'sigkill-primary-to-announcement-ms': kill.announce,
+      'host-lost-announcement-minus-hostTimeoutMs-ms': host.overhead,
+    },
+    raw: { killPrimary: kill.raw, hostLost: host.raw },
+  };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(result, null, 2));
+  process.stdout.write(`commit ${commit}, ${result.machine.cpus} cpus, node ${process.version}, hostTimeoutMs ${FAST_TIMING.hostTimeoutMs}\n`);
+  process.stdout.write(row('SIGKILL primary -> announcement', kill.announce) + '\n');
+  process.stdout.write(row('SIGKILL LCA+apps -> announcement - hostTimeout', host.overhead) + '\n');
+  process.stdout.write('written bench/results/latest.json\n');
+};
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { BIN, Cluster, type ClusterSpec } from '@ha/test';
+
+const run = (bin: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 15_000 });
+
+describe('bad input on the command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ha-cli-'));
+
+  it('every command has --help', () => {
+    for (const b of [BIN.lca, BIN.scs, BIN.hactl]) {
+      const r = run(b, ['--help']);
+      expect(r.status, b).toBe(0);
+      expect(r.stdout).toMatch(/^usage: /);
+    }
+  });
+
+  it('an unknown flag: one line naming it, exit 2', () => {
+    for (const b of [BIN.lca, BIN.scs, BIN.hactl]) {
+      const r = run(b, ['--frobnicate']);
+      expect(r.status, b).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('--frobnicate');
+    }
+  });
+
+  it('a broken cluster file: one line naming the bad field, exit 2, nothing applied', () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'cluster: demo\nhosts: [ { id: host-a } ]\napplications:\n  - id: a\n    host: host-z\n    command: [sleep, "1"]\n');
+    for (const [b, args] of [[BIN.scs, ['--id', 'x']], [BIN.lca, ['--host', 'host-a']]] as const) {
+      const r = run(b, [...args, '--config', bad], { HA_NATS_URL: 'nats://127.0.0.1:1' });
+      expect(r.status, b).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('applications[0].host');
+    }
+    writeFileSync(bad, 'cluster: [unclosed');
+    const r = run(BIN.scs, ['--config', bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/not valid YAML/);
+  });
+
+  it('hactl exits 2 with one line when NATS is unreachable', () => {
+    const r = run(BIN.hactl, ['status', '--nats', 'nats://127.0.0.1:1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/cannot reach NATS/);
+  });
+});
+
+describe('garbage on every subject the SCS and the LCAs read', () => {
+  let c: Cluster;
+  const spec: ClusterSpec = { hosts: ['host-a', 'host-b'], pairs: [{ primary: 'g1', backup: 'g1b', primaryHost: 'host-a', backupHost: 'host-b' }] };
+  beforeAll(async () => {
+    c = await Cluster.start(spec);
+  });
+  afterAll(async () => c?.stop());
+
+  it('is logged with subject and sequence, counted, skipped; failover still works', async () => {
+    const js = jetstream(c.nc);
+    const garbage = [new TextEncoder().encode('\u0000not json'), new TextEncoder().encode('{"type":"AppExited","v":1}'), new TextEncoder().encode('{"type":"Martian","v":9}')];
+    const targets = ['ha.evt.host.host-a.app', 'ha.evt.scs.obs.host-a', 'ha.evt.scs.claim', 'ha.evt.scs.config', 'ha.evt.scs.timer', 'ha.evt.op.switchover', 'ha.hb.host-a', 'ha.cmd.host-a.g1', 'ha.cmd.host-b.g1b'];
+    const seqs: number[] = [];
+    for (const t of targets) for (const g of garbage) seqs.push((await js.publish(t, g)).seq);
+    // a forged LCA event on another host's subject is refused too
+    await js.publish('ha.evt.host.host-b.app', new TextEncoder().encode(JSON.stringify({ type: 'AppExited', v: 1, host: 'host-a', lca: 1, n: 99, app: 'g1', incarnation: 1, pid: 1, code: 0, signal: null, expected: false })));
+    const reply = await c.nc.request('ha.api.status', new TextEncoder().encode('garbage'), { timeout: 2000 });
+    expect(JSON.parse(reply.string()).pairs[0].current).toBe('g1');
+    const s = await c.status();
+    const sw = c.nextSwitchover('g1');
+    process.kill(c.app(s, 'g1').pid!, 'SIGKILL');
+    expect((await sw).to.app).toBe('g1b');
+    for (const p of [...c.scs.values(), ...c.lcas.values()]) expect(p.running, p.name).toBe(true);
+    const scsLog = readFileSync(c.scs.get(s.scs.active!)!.logFile, 'utf8');
+    expect(scsLog).toMatch(/"subject":"ha\.evt\.scs\.claim","seq":\d+.*malformed input skipped/);
+    expect(scsLog).toContain('foreign subject');
+    const lcaLog = readFileSync(c.lcas.get('host-a')!.logFile, 'utf8');
+    expect(lcaLog).toMatch(/ha\.cmd\.host-a\.g1/);
+  });
+});

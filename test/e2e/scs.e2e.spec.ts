@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Cluster, FAST_TIMING, type ClusterSpec } from '@ha/test';
+import { neverTwoPrimaries } from './invariants.js';
+
+const spec: ClusterSpec = {
+  hosts: ['host-a', 'host-b'],
+  pairs: [{ primary: 's1', backup: 's1b', primaryHost: 'host-a', backupHost: 'host-b' }],
+};
+
+describe('one active SCS', () => {
+  let c: Cluster;
+  beforeEach(async () => {
+    c = await Cluster.start(spec);
+  });
+  afterEach(async () => {
+    if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
+    await c?.stop();
+  });
+
+  it('SIGKILL of the active SCS: a standby takes over with a higher epoch within leaseMs plus a margin, and failover keeps working', async () => {
+    const before = await c.status();
+    const old = before.scs.active!;
+    const killedAt = Date.now();
+    c.scs.get(old)!.signal('SIGKILL');
+    const after = await c.waitStatus('a new active SCS', (s) => (s.scs.active && s.scs.active !== old ? s : undefined));
+    const events = await c.events();
+    const claim = events.find((e) => e.seq === after.scs.epoch)!;
+    expect(claim.data).toMatchObject({ type: 'ScsClaimed', scs: after.scs.active });
+    expect(after.scs.epoch).toBeGreaterThan(before.scs.epoch);
+    // the claim is stored within leaseMs + scsTimeoutMs + one renewal period of the kill
+    expect(claim.at - killedAt).toBeLessThan(FAST_TIMING.leaseMs + FAST_TIMING.scsTimeoutMs + FAST_TIMING.leaseMs / 4 + 500);
+    const sw = c.nextSwitchover('s1');
+    process.kill(c.app(after, 's1').pid!, 'SIGKILL');
+    const a = await sw;
+    expect(a).toMatchObject({ to: { app: 's1b' }, epoch: after.scs.epoch });
+  });
+
+  it('SIGSTOP of the active SCS past its lease, another takes over, SIGCONT: nothing of the old one counts', async () => {
+    const before = await c.status();
+    const old = before.scs.active!;
+    const oldProc = c.scs.get(old)!;
+    oldProc.signal('SIGSTOP');
+    const after = await c.waitStatus('another SCS active', (s) => (s.scs.active && s.scs.active !== old ? s : undefined));
+    // a failure handled by the new leader while the old one sleeps
+    const sw = c.nextSwitchover('s1');
+    process.kill(c.app(after, 's1').pid!, 'SIGKILL');
+    expect((await sw).epoch).toBe(after.scs.epoch);
+    oldProc.signal('SIGCONT');
+    // the old SCS notices it lost the lease and steps down without acting
+    await c.waitStatus('old SCS stepped down', () => readFileSync(oldProc.logFile, 'utf8').includes('stepping down'));
+    const events = await c.events();
+    const newClaim = after.scs.epoch;
+    const counted = events.filter((e) => e.seq > newClaim && e.data['scs'] === old && e.data['type'] !== 'ScsClaimed' && e.data['epoch'] === before.scs.epoch);
+    // anything the old SCS appended under its old epoch after the new claim is ignored by the decider
+    const s = await c.status();
+    expect(s.scs).toMatchObject({ active: after.scs.active, epoch: after.scs.epoch });
+    expect(s.pairs[0]).toMatchObject({ current: 's1b' });
+    for (const e of counted) expect(['HostLost', 'TimerFired', 'ConfigApplied', 'HostReturned']).toContain(e.data['type']);
+    const refused = events.filter((e) => e.data['type'] === 'CommandRefused');
+    for (const r of refused) expect(String(r.data['reason'])).toMatch(/epoch|incarnation|running/);
+  });
+
+  it('Redis down: no SCS acts after leaseMs and failures are shown; acting resumes when Redis is back', async () => {
+    await c.redis.stop();
+    await c.waitStatus('active SCS stepped down', () =>
+      [...c.scs.values()].some((p) => readFileSync(p.logFile, 'utf8').includes('stepping down')));
+    const s0 = await c.status();
+    const victim = c.app(s0, 's1');
+    process.kill(victim.pid!, 'SIGKILL');
+    const shown = await c.waitStatus('failure shown, no switchover', (s) => (c.app(s, 's1').status === 'stopped' && s.pairs[0]?.current === null ? s : undefined));
+    expect(shown.pairs[0]?.state).toBe('degraded');
+    const events = await c.events();
+    expect(events.some((e) => e.data['type'] === 'AppRoleChanged' && e.data['app'] === 's1b' && e.data['role'] === 'primary')).toBe(false);
+    const sw = c.nextSwitchover('s1');
+    await c.redis.restart();
+    const a = await sw;
+    expect(a).toMatchObject({ to: { app: 's1b' }, reason: 'process-exit' });
+    expect(a.epoch).toBeGreaterThan(s0.scs.epoch);
+  });
+});
