@@ -79,5 +79,14 @@ describe('garbage on every subject the SCS and the LCAs read', () => {
     expect(scsLog).toContain('foreign subject');
     const lcaLog = readFileSync(c.lcas.get('host-a')!.logFile, 'utf8');
     expect(lcaLog).toMatch(/ha\.cmd\.host-a\.g1/);
+    // garbage on the claim subject neither blocks the next claim nor confuses the LCAs' epoch
+    const old = s.scs.active!;
+    c.scs.get(old)!.signal('SIGKILL');
+    const next = await c.waitStatus('a new active SCS', (st) => (st.scs.active && st.scs.active !== old && st.scs.acting ? st : undefined));
+    expect(next.scs.epoch).toBeGreaterThan(s.scs.epoch);
+    await c.waitStatus('g1 back as backup', (st) => c.app(st, 'g1').status === 'started');
+    const back = c.nextSwitchover('g1');
+    process.kill(c.app(await c.status(), 'g1b').pid!, 'SIGKILL');
+    expect(await back).toMatchObject({ to: { app: 'g1' }, epoch: next.scs.epoch });
   });
 });

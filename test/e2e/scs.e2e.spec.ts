@@ -20,6 +20,7 @@ describe('one active SCS', () => {
 
   it('SIGKILL of the active SCS: a standby takes over with a higher epoch within leaseMs plus a margin, and failover keeps working', async () => {
     const before = await c.status();
+    expect(before.scs.acting).toBe(true);
     const old = before.scs.active!;
     const killedAt = Date.now();
     c.scs.get(old)!.signal('SIGKILL');
@@ -69,7 +70,8 @@ describe('one active SCS', () => {
     const victim = c.app(s0, 's1');
     process.kill(victim.pid!, 'SIGKILL');
     const shown = await c.waitStatus('failure shown, no switchover', (s) => (c.app(s, 's1').status === 'stopped' && s.pairs[0]?.current === null ? s : undefined));
-    expect(shown.pairs[0]?.state).toBe('degraded');
+    expect(shown.scs.acting).toBe(false);
+    expect(shown.pairs[0]?.lastFailure).toMatchObject({ app: 's1', reason: 'process-exit' });
     const events = await c.events();
     expect(events.some((e) => e.data['type'] === 'AppRoleChanged' && e.data['app'] === 's1b' && e.data['role'] === 'primary')).toBe(false);
     const sw = c.nextSwitchover('s1');

@@ -109,6 +109,7 @@ export class Cluster {
 
   async waitReady(timeoutMs = 20_000): Promise<StatusDoc> {
     return this.waitStatus('every pair to have its configured primary and every backup started', (s) =>
+      s.scs.acting === true &&
       s.pairs.length === this.spec.pairs.length &&
       s.pairs.every((p) => p.current === p.primary && p.state === 'ok') &&
       s.applications.every((a) => a.status === 'started') &&

@@ -8,7 +8,8 @@ const table = (rows: string[][]): string => {
 /** The human form of `hactl status`. */
 export const formatStatus = (s: StatusDoc): string => {
   const out: string[] = [];
-  out.push(`cluster ${s.cluster ?? '(no configuration yet)'}   active SCS ${s.scs.active ?? '(none)'}   epoch ${s.scs.epoch}`);
+  out.push(`cluster ${s.cluster ?? '(no configuration yet)'}   active SCS ${s.scs.active ?? '(none)'}   epoch ${s.scs.epoch}   as of seq ${s.scs.lastSeq ?? '?'}`);
+  if (s.scs.acting === false) out.push('WARNING: no SCS can act now (lease not held: is Redis reachable?); failures are shown but not acted on');
   out.push('');
   out.push(table([['HOST', 'LCA', 'LAST HEARTBEAT'], ...s.hosts.map((h) => [h.id, h.lca, h.lastHeartbeatAt ?? '-'])]));
   out.push('');

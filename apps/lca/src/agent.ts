@@ -3,6 +3,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io
 import type { KV, Logger, NatsConnection } from '@ha/bus';
 import { connectForever, ensureStreams, monoMs, openPrimaries, sleep } from '@ha/bus';
 import { TimingSchema, type ClusterConfig } from '@ha/events';
+import { ClaimTracker } from './claims.js';
 import { CommandConsumer, CommandProcessor } from './commands.js';
 import { ConfigSource } from './configSource.js';
 import { HeartbeatLoop } from './heartbeat.js';
@@ -43,6 +44,7 @@ export class Lca {
   #heartbeat: HeartbeatLoop | undefined;
   #configSource: ConfigSource | undefined;
   #commands: CommandConsumer | undefined;
+  #claims: ClaimTracker | undefined;
   #config: ClusterConfig | null = null;
   #checking: Promise<void> | undefined;
   #jsm: JetStreamManager | undefined;
@@ -81,7 +83,10 @@ export class Lca {
     this.#outbox = outbox;
     const supervisor = new Supervisor(dir, outbox, log);
     this.#supervisor = supervisor;
-    const commands = new CommandConsumer(host, js, jsm, new CommandProcessor(host, jsm, supervisor, outbox, log), log);
+    const claims = new ClaimTracker(js, jsm, log);
+    claims.start();
+    this.#claims = claims;
+    const commands = new CommandConsumer(host, js, jsm, new CommandProcessor(host, jsm, supervisor, outbox, log, claims), log);
     this.#commands = commands;
     await this.#retry('create the command consumer', () => commands.ensureConsumer());
     if (this.#stopping) return;
@@ -165,7 +170,7 @@ export class Lca {
     const { log, dir } = this.o;
     log.info({ signal }, 'LCA stopping');
     this.#heartbeat?.stop();
-    await withTimeout(Promise.all([this.#commands?.stop(), this.#configSource?.stop()]), 1000);
+    await withTimeout(Promise.all([this.#commands?.stop(), this.#configSource?.stop(), this.#claims?.stop()]), 1000);
     await this.#supervisor?.stopAll();
     if (this.#outbox && this.#connected) {
       const flushed = await this.#outbox.flush(SHUTDOWN_FLUSH_MS);
@@ -189,6 +194,7 @@ export class Lca {
         this.#outbox?.nudge();
         this.#commands?.restart();
         this.#configSource?.restart();
+        this.#claims?.restart();
         void this.resumed('reconnected', gap);
       }
     }

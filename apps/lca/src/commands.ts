@@ -5,6 +5,7 @@ import { lastOnSubject, sleep } from '@ha/bus';
 import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand } from '@ha/events';
 import type { EventBody, Outbox } from './outbox.js';
 import type { Supervisor } from './supervisor.js';
+import type { ClaimTracker } from './claims.js';
 
 /** Durable consumer name of a host's LCA on `HA_COMMANDS`. */
 export const consumerName = (host: string): string => `lca-${host}`;
@@ -24,10 +25,11 @@ export class CommandProcessor {
     private readonly supervisor: Supervisor,
     private readonly outbox: Outbox,
     private readonly log: Logger,
+    private readonly claims: ClaimTracker,
   ) {}
 
   async currentEpoch(): Promise<number> {
-    return (await lastOnSubject(this.jsm, EVENTS_STREAM, subjects.claim))?.seq ?? 0;
+    return this.claims.currentEpoch();
   }
 
   /** Sequence of the last observation (HostLost/HostReturned) of this host in the log, 0 if none. */

@@ -40,8 +40,9 @@ export class ConfigSource {
       try {
         const sm = await lastOnSubject(this.jsm, EVENTS_STREAM, subjects.config);
         if (sm) {
-          from = sm.seq + 1;
           found = this.#accept(sm.data, sm.seq, sm.subject);
+          // a malformed last message: read them all, so the latest valid one is found
+          from = found ? sm.seq + 1 : 1;
         }
         break;
       } catch (e) {

@@ -121,7 +121,15 @@ export const PairStateSchema = z.enum(['ok', 'switching', 'degraded', 'waiting-o
 
 /** The document `hactl status --json` prints and `ha.api.status` answers (contract). */
 export const StatusDocSchema = z.object({
-  scs: z.object({ active: z.string().nullable(), epoch: z.number().int().min(0), answeredBy: z.string().optional() }),
+  scs: z.object({
+    active: z.string().nullable(),
+    epoch: z.number().int().min(0),
+    /** The SCS that answered, and the last `HA_EVENTS` sequence its view includes. */
+    answeredBy: z.string().optional(),
+    lastSeq: z.number().int().min(0).optional(),
+    /** False when no SCS can act now (e.g. Redis down): failures are shown but not acted on. */
+    acting: z.boolean().optional(),
+  }),
   cluster: z.string().nullable().optional(),
   hosts: z.array(
     z.object({

@@ -58,7 +58,12 @@ export class ControlServer {
   #heartbeats: ConsumerMessages | null = null;
   #http: Server | null = null;
   #leaderBusy = false;
+  #lastTickError = '';
   #configOffered = '';
+  /** Sequence of the last message on the claim subject, valid or not: what the claim fence expects. */
+  #lastClaimSubjectSeq = 0;
+  /** While claiming: the last claim-subject sequence before ours. */
+  #claimAfter = Infinity;
   /** Resolves each time the projection has applied an input (tests and claims wait on it). */
   #waiters: { seq: number; resolve: () => void }[] = [];
 
@@ -94,7 +99,7 @@ export class ControlServer {
     nc.subscribe(subjects.status, {
       queue: 'scs-status',
       callback: (_e, m) => {
-        m.respond(codec.encode(statusDoc(this.state, this.#detector.last, this.#o.id)));
+        m.respond(codec.encode(this.#status()));
       },
     });
     void this.#watchStatus();
@@ -130,6 +135,7 @@ export class ControlServer {
     this.#events = await c.consume();
     for await (const m of this.#events) {
       const at = Number(m.timestampNanos / 1_000_000n);
+      if (m.subject === subjects.claim) this.#lastClaimSubjectSeq = m.seq;
       const parsed = parseInput(m.subject, m.data);
       if (!parsed.ok) {
         this.malformed++;
@@ -167,14 +173,20 @@ export class ControlServer {
     this.#advance(rec.seq);
   }
 
+  /**
+   * Our own claim becomes active exactly when the projection applies it, so that its effects (and
+   * those of every later input) are carried out, whether or not the publish ack arrived first.
+   */
   #onClaim(seq: number, scs: string): void {
-    if (seq === this.epoch && scs === this.#o.id && this.role === 'claiming') {
+    if (scs === this.#o.id && this.role === 'claiming' && seq > this.#claimAfter) {
       this.role = 'active';
+      this.epoch = seq;
       this.#executor.setEpoch(seq);
       this.#detector.reset(monoMs());
       this.#log.info({ epoch: seq }, 'active: claim is the latest in the log');
+      this.#o.nc.publish(subjects.scsHeartbeat(this.#o.id), codec.encode({ id: this.#o.id, epoch: seq }));
       void this.#offerConfig();
-    } else if (seq > this.epoch && this.role !== 'standby') {
+    } else if (this.role === 'active' && seq > this.epoch) {
       this.#stepDown(`a later claim by ${scs} (epoch ${seq})`);
     }
   }
@@ -187,8 +199,11 @@ export class ControlServer {
     try {
       if (this.role === 'standby') await this.#tryToLead();
       else await this.#keepLeading();
+      this.#lastTickError = '';
     } catch (e) {
-      this.#log.warn({ err: (e as Error).message }, 'leadership tick failed');
+      const msg = (e as Error).message;
+      if (msg !== this.#lastTickError) this.#log.warn({ err: msg }, 'leadership tick failed; retrying');
+      this.#lastTickError = msg;
     } finally {
       this.#leaderBusy = false;
     }
@@ -211,18 +226,18 @@ export class ControlServer {
     const t0 = monoMs();
     if (!(await lease.tryAcquire(t.leaseMs))) return;
     this.#leaseStart = t0;
-    const lastClaim = this.state.epoch;
+    const lastClaim = this.#lastClaimSubjectSeq;
+    this.#claimAfter = lastClaim;
+    this.role = 'claiming';
     try {
       const pa = await this.#js.publish(subjects.claim, codec.encode({ type: 'ScsClaimed', v: 1, scs: this.#o.id, deciderVersion: DECIDER_VERSION }), {
         expect: { lastSubjectSequence: lastClaim },
         timeout: t.scsTimeoutMs,
       });
-      this.epoch = pa.seq;
-      this.role = 'claiming';
       this.#log.info({ epoch: pa.seq, previous: lastClaim }, 'lease won; claim stored');
-      if (this.state.lastSeq >= pa.seq) this.#onClaim(pa.seq, this.#o.id); // projection already past it
     } catch (e) {
-      this.#log.warn({ err: (e as Error).message, fenced: isWrongLastSequence(e) }, 'claim rejected; staying standby');
+      if (this.role === 'claiming') this.role = 'standby';
+      this.#log.warn({ err: (e as Error).message, fenced: isWrongLastSequence(e) }, 'claim not stored; staying standby');
       await lease.release().catch(() => undefined);
     }
   }
@@ -247,7 +262,9 @@ export class ControlServer {
     try {
       renewed = await lease.renew(t.leaseMs);
     } catch (e) {
-      this.#log.warn({ err: (e as Error).message }, 'lease renewal failed');
+      const msg = (e as Error).message;
+      if (msg !== this.#lastTickError) this.#log.warn({ err: msg }, 'lease renewal failed');
+      this.#lastTickError = msg;
       return; // keep acting until the lease we proved runs out
     }
     if (!renewed) {
@@ -325,6 +342,12 @@ export class ControlServer {
 
   // ---- status ------------------------------------------------------------------------------
 
+  /** Someone can act: this SCS, or another whose heartbeat (sent only while it holds the lease) is fresh. */
+  #status() {
+    const acting = this.canAct() || monoMs() - this.#lastOtherScsHb < this.timing.scsTimeoutMs;
+    return statusDoc(this.state, this.#detector.last, this.#o.id, acting);
+  }
+
   async #watchStatus(): Promise<void> {
     for await (const s of this.#o.nc.status()) {
       if (s.type === 'reconnect' && this.role === 'active') this.#detector.reset(monoMs());
@@ -336,7 +359,7 @@ export class ControlServer {
     if (!h) return;
     this.#http = createServer((req, res) => {
       const body = req.url === '/status'
-        ? statusDoc(this.state, this.#detector.last, this.#o.id)
+        ? this.#status()
         : req.url === '/healthz'
           ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed }
           : null;

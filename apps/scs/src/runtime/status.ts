@@ -3,8 +3,8 @@ import { pairView, type State } from '../decider/index.js';
 import type { LastHeartbeat } from '../detector/detector.js';
 
 /** The contract's status document, from the projected state and the heartbeats seen. */
-export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbeat>, answeredBy: string): StatusDoc => ({
-  scs: { active: s.active, epoch: s.epoch, answeredBy },
+export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbeat>, answeredBy: string, acting: boolean): StatusDoc => ({
+  scs: { active: s.active, epoch: s.epoch, answeredBy, lastSeq: s.lastSeq, acting },
   cluster: s.config?.cluster ?? null,
   hosts: Object.values(s.hosts)
     .sort((a, b) => a.id.localeCompare(b.id))
