@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { PRIMARIES_BUCKET, PrimaryEntrySchema, SWITCHOVERS_STREAM, subjects } from '@ha/events';
-import { alive, Cluster } from '@ha/test';
+import { spawnSync } from 'node:child_process';
+import { alive, BIN, Cluster } from '@ha/test';
+import { StatusDocSchema } from '@ha/events';
 
 describe('a primary process fails (SIGKILL)', () => {
   let c: Cluster;
@@ -59,6 +61,19 @@ describe('a primary process fails (SIGKILL)', () => {
     expect(s.pairs.find((p) => p.id === 'app1')).toMatchObject({ current: 'app1b', state: 'ok' });
     const startCmd = (await c.events()).find((e) => e.data['type'] === 'AppStarted' && e.data['app'] === 'app1' && e.data['command'] !== null);
     expect(startCmd).toBeDefined();
+  });
+
+  it('hactl status shows it all, as a table and as the contract\'s JSON document', () => {
+    const env = { ...process.env, HA_NATS_URL: c.nats.url };
+    const json = spawnSync(process.execPath, [BIN.hactl, 'status', '--json'], { encoding: 'utf8', env });
+    expect(json.status).toBe(0);
+    const doc = StatusDocSchema.parse(JSON.parse(json.stdout));
+    expect(doc.pairs.map((p) => [p.id, p.current])).toEqual([['app1', 'app1b'], ['app2', 'app2']]);
+    expect(doc.hosts.map((h) => h.lca)).toEqual(['up', 'up', 'up']);
+    const table = spawnSync(process.execPath, [BIN.hactl, 'status'], { encoding: 'utf8', env });
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/^PAIR\s+PRIMARY\s+BACKUP\s+CURRENT\s+STATE/m);
+    expect(table.stdout).toMatch(/^app1\s+app1\s+app1b\s+app1b\s+ok/m);
   });
 
   it('keeps the other pair untouched', async () => {

@@ -4,3 +4,4 @@ export * from './natsServer.js';
 export * from './redisServer.js';
 export * from './cluster.js';
 export * from './demoSpec.js';
+export * from './golden.js';

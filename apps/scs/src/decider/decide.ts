@@ -356,8 +356,9 @@ const completeSwitchover = (c: Ctx, p: PairState, to: string): void => {
     lastRefusal: null,
     ...(f ? { lastSwitchover: { from: f.app, to, reason: f.reason, causeSeq, epoch, at: c.at } } : {}),
   });
-  c.d.emit({ kind: 'primary', entry: primaryEntry(c, p.id, to, causeSeq, epoch, c.at) });
+  // announce first: it is what subscribers wait for; the KV entry follows in the same breath
   if (f) c.d.emit({ kind: 'announce', reconcile: false, announcement: announcement(c, p.id, f.app, to, f.reason, causeSeq, epoch, c.at) });
+  c.d.emit({ kind: 'primary', entry: primaryEntry(c, p.id, to, causeSeq, epoch, c.at) });
 };
 
 const announcement = (c: Ctx, pair: string, from: string, to: string, reason: SwitchoverReason, causeSeq: number, epoch: number, at: number) => ({

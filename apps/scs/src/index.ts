@@ -1,0 +1,3 @@
+export * from './decider/index.js';
+export * from './audit.js';
+export { Detector } from './detector/detector.js';
