@@ -1,4 +1,5 @@
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { ConsumerLoop } from './consumerLoop.js';
 import type { Logger } from '@ha/bus';
 import { lastOnSubject, monoMs, sleep } from '@ha/bus';
 import { EVENTS_STREAM, ScsClaimedSchema, parseWith, subjects } from '@ha/events';
@@ -14,28 +15,33 @@ const parseClaim = parseWith(ScsClaimedSchema);
 export class ClaimTracker {
   #latestValid = 0;
   #processed = 0;
-  #stopped = false;
-  #messages: ConsumerMessages | undefined;
-  #loop: Promise<void> | undefined;
+  readonly #loop: ConsumerLoop;
 
   constructor(
-    private readonly js: JetStreamClient,
+    js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.#loop = new ConsumerLoop(
+      'claim watch',
+      async () => (await js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects.claim, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#processed + 1 })).consume({ max_messages: 64, expires: 5000 }),
+      (m) => {
+        if (parseClaim(m.data).ok) this.#latestValid = m.seq;
+        else log.warn({ subject: m.subject, seq: m.seq }, 'malformed claim skipped');
+        this.#processed = m.seq;
+      },
+      log,
+    );
+  }
 
   start(): void {
-    this.#loop = this.#watch();
+    this.#loop.start();
   }
-
   restart(): void {
-    void this.#messages?.close().catch(() => undefined);
+    this.#loop.restart();
   }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#messages?.close().catch(() => undefined);
-    await this.#loop;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async currentEpoch(): Promise<number> {
@@ -48,24 +54,5 @@ export class ClaimTracker {
       await sleep(5);
     }
     return this.#latestValid;
-  }
-
-  async #watch(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        const c = await this.js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects.claim, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#processed + 1 });
-        this.#messages = await c.consume({ max_messages: 64, expires: 5000 });
-        if (this.#stopped) await this.#messages.close();
-        for await (const m of this.#messages) {
-          if (parseClaim(m.data).ok) this.#latestValid = m.seq;
-          else this.log.warn({ subject: m.subject, seq: m.seq }, 'malformed claim skipped');
-          this.#processed = m.seq;
-        }
-      } catch (e) {
-        if (this.#stopped) break;
-        this.log.warn({ err: (e as Error).message }, 'claim watch failed; restarting');
-      }
-      if (!this.#stopped) await sleep(250);
-    }
   }
 }

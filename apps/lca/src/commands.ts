@@ -1,10 +1,11 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
 import { lastOnSubject, sleep } from '@ha/bus';
 import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand } from '@ha/events';
 import type { EventBody, Outbox } from './outbox.js';
 import type { Supervisor } from './supervisor.js';
+import { ConsumerLoop } from './consumerLoop.js';
 import type { ClaimTracker } from './claims.js';
 
 /** Durable consumer name of a host's LCA on `HA_COMMANDS`. */
@@ -93,9 +94,7 @@ export class CommandProcessor {
 export class CommandConsumer {
   malformed = 0;
   handled = 0;
-  #stopped = false;
-  #messages: ConsumerMessages | undefined;
-  #loop: Promise<void> | undefined;
+  readonly #loop: ConsumerLoop;
   /** Ids of commands already carried out, so that a redelivery (a lost ack) does not act twice. */
   readonly #seen: string[] = [];
 
@@ -105,21 +104,26 @@ export class CommandConsumer {
     private readonly jsm: JetStreamManager,
     private readonly processor: CommandProcessor,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#loop = new ConsumerLoop(
+      'command consumer',
+      async () => (await this.js.consumers.get(COMMANDS_STREAM, await this.ensureConsumer())).consume({ max_messages: 16, expires: 5000 }),
+      (m) => this.#one(m),
+      log,
+    );
+  }
 
   start(): void {
-    this.#loop = this.#run();
+    this.#loop.start();
   }
 
   /** Re-creates the subscription at once (after a reconnect) instead of waiting for the client to notice. */
   restart(): void {
-    void this.#messages?.close().catch(() => undefined);
+    this.#loop.restart();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#messages?.close().catch(() => undefined);
-    await this.#loop;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /**
@@ -140,29 +144,6 @@ export class CommandConsumer {
       });
     }
     return name;
-  }
-
-  async #run(): Promise<void> {
-    let said = false;
-    while (!this.#stopped) {
-      try {
-        const name = await this.ensureConsumer();
-        const c = await this.js.consumers.get(COMMANDS_STREAM, name);
-        this.#messages = await c.consume({ max_messages: 16, expires: 5000 });
-        if (this.#stopped) await this.#messages.close();
-        if (said) this.log.info('reading commands again');
-        said = false;
-        for await (const m of this.#messages) {
-          await this.#one(m);
-          if (this.#stopped) break;
-        }
-      } catch (e) {
-        if (this.#stopped) break;
-        if (!said) this.log.warn({ err: (e as Error).message }, 'command consumer failed; retrying');
-        said = true;
-      }
-      if (!this.#stopped) await sleep(250);
-    }
   }
 
   async #one(m: JsMsg): Promise<void> {
@@ -186,7 +167,7 @@ export class CommandConsumer {
         break;
       } catch (e) {
         // The claim could not be read (NATS down): try again rather than guess the epoch.
-        if (this.#stopped) return;
+        if (this.#loop.stopped) return;
         this.log.warn({ command: cmd.id, err: (e as Error).message }, 'cannot handle command yet; retrying');
         await sleep(250);
       }

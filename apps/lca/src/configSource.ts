@@ -1,4 +1,5 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { ConsumerLoop } from './consumerLoop.js';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
 import { lastOnSubject, sleep } from '@ha/bus';
@@ -16,16 +17,30 @@ export type ConfigHandler = (config: ConfigApplied, seq: number) => void;
 export class ConfigSource {
   malformed = 0;
   #lastSeq = 0;
+  #next = 1;
   #stopped = false;
-  #messages: ConsumerMessages | undefined;
-  #loop: Promise<void> | undefined;
+  readonly #loop: ConsumerLoop;
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly log: Logger,
     private readonly onConfig: ConfigHandler,
-  ) {}
+  ) {
+    this.#loop = new ConsumerLoop(
+      'configuration watch',
+      async () => (await this.js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects.config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#next })).consume({ max_messages: 16, expires: 5000 }),
+      (m) => {
+        this.#next = m.seq + 1;
+        try {
+          this.#accept(m.data, m.seq, m.subject);
+        } catch (e) {
+          this.log.error({ err: (e as Error).message, seq: m.seq }, 'applying a configuration failed');
+        }
+      },
+      log,
+    );
+  }
 
   /** Sequence of the last valid `ConfigApplied` handed over, 0 if none. */
   get lastSeq(): number {
@@ -51,19 +66,19 @@ export class ConfigSource {
         await sleep(250);
       }
     }
-    this.#loop = this.#watch(from);
+    this.#next = from;
+    this.#loop.start();
     return found;
   }
 
   /** Re-creates the subscription at once (after a reconnect) instead of waiting for the client to notice. */
   restart(): void {
-    void this.#messages?.close().catch(() => undefined);
+    this.#loop.restart();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#messages?.close().catch(() => undefined);
-    await this.#loop;
+    await this.#loop.stop();
   }
 
   #accept(data: Uint8Array, seq: number, subject: string): boolean {
@@ -77,32 +92,5 @@ export class ConfigSource {
     this.#lastSeq = seq;
     this.onConfig(r.value, seq);
     return true;
-  }
-
-  async #watch(from: number): Promise<void> {
-    let next = from;
-    while (!this.#stopped) {
-      try {
-        const c = await this.js.consumers.get(EVENTS_STREAM, {
-          filter_subjects: subjects.config,
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: next,
-        });
-        this.#messages = await c.consume({ max_messages: 16, expires: 5000 });
-        if (this.#stopped) await this.#messages.close();
-        for await (const m of this.#messages) {
-          next = m.seq + 1;
-          try {
-            this.#accept(m.data, m.seq, m.subject);
-          } catch (e) {
-            this.log.error({ err: (e as Error).message, seq: m.seq }, 'applying a configuration failed');
-          }
-        }
-      } catch (e) {
-        if (this.#stopped) break;
-        this.log.warn({ err: (e as Error).message }, 'configuration watch failed; restarting');
-      }
-      if (!this.#stopped) await sleep(250);
-    }
   }
 }
