@@ -10,6 +10,7 @@ describe('a primary process fails (SIGKILL)', () => {
   let c: Cluster;
   beforeAll(async () => {
     c = await Cluster.start({
+      scsHttp: true,
       hosts: ['host-a', 'host-b', 'host-c'],
       pairs: [
         { primary: 'app1', backup: 'app1b', primaryHost: 'host-a', backupHost: 'host-b' },
@@ -74,6 +75,17 @@ describe('a primary process fails (SIGKILL)', () => {
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^PAIR\s+PRIMARY\s+BACKUP\s+CURRENT\s+STATE/m);
     expect(table.stdout).toMatch(/^app1\s+app1\s+app1b\s+app1b\s+ok/m);
+  });
+
+  it('serves the status over HTTP; the standby\'s shadow decisions agree with the active one\'s', async () => {
+    const s = await c.status();
+    for (const [id, addr] of c.http) {
+      const doc = StatusDocSchema.parse(await (await fetch(`http://${addr}/status`)).json());
+      expect(doc.pairs.map((p) => p.current)).toEqual(s.pairs.map((p) => p.current));
+      const health = (await (await fetch(`http://${addr}/healthz`)).json()) as { id: string; role: string; shadowDiffs: number; caughtUp: boolean };
+      expect(health).toMatchObject({ id, caughtUp: true, shadowDiffs: 0, role: id === s.scs.active ? 'active' : 'standby' });
+    }
+    expect((await fetch(`http://${c.http.get('scs-1')}/nope`)).status).toBe(404);
   });
 
   it('keeps the other pair untouched', async () => {

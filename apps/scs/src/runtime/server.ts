@@ -3,10 +3,12 @@ import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, 
 import { isWrongLastSequence, monoMs, openPrimaries, ensureStreams, type Logger, type NatsConnection } from '@ha/bus';
 import {
   codec,
+  DecisionRecordSchema,
   EVENTS_STREAM,
   HEARTBEATS_STREAM,
   parseHeartbeat,
   parseInput,
+  parseWith,
   subjects,
   type ClusterConfig,
   type Input,
@@ -17,6 +19,7 @@ import { Detector } from '../detector/detector.js';
 import { Executor } from './executor.js';
 import type { Lease } from './lease.js';
 import { statusDoc } from './status.js';
+import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
 export type Role = 'standby' | 'claiming' | 'active';
 
@@ -59,6 +62,7 @@ export class ControlServer {
   #http: Server | null = null;
   #leaderBusy = false;
   #lastTickError = '';
+  readonly #shadow = new ShadowCheck();
   #configOffered = '';
   /** Sequence of the last message on the claim subject, valid or not: what the claim fence expects. */
   #lastClaimSubjectSeq = 0;
@@ -100,6 +104,13 @@ export class ControlServer {
       queue: 'scs-status',
       callback: (_e, m) => {
         m.respond(codec.encode(this.#status()));
+      },
+    });
+    nc.subscribe(subjects.decisionsAll, {
+      callback: (_e, m) => {
+        if (this.role === 'active') return;
+        const r = parseWith(DecisionRecordSchema)(m.data);
+        if (r.ok && r.value.scs !== this.#o.id) this.#reportShadow(this.#shadow.recorded(r.value));
       },
     });
     void this.#watchStatus();
@@ -169,7 +180,7 @@ export class ControlServer {
     if (state.config && state.config !== before.config) this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
     if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
     if (this.role === 'active' && rec.seq >= this.epoch) await this.#executor.run(rec, effects);
-    else if (effects.length > 0) this.#log.debug({ seq: rec.seq, effects: effects.length }, 'shadow decision (not acting)');
+    else this.#reportShadow(this.#shadow.applied(rec.seq, effects));
     this.#advance(rec.seq);
   }
 
@@ -340,6 +351,10 @@ export class ControlServer {
     }
   }
 
+  #reportShadow(diffs: ShadowDiff[]): void {
+    for (const d of diffs) this.#log.warn({ ...d, shadowDiffs: this.#shadow.diffs }, 'shadow decision differs from the active SCS\'s');
+  }
+
   // ---- status ------------------------------------------------------------------------------
 
   /** Someone can act: this SCS, or another whose heartbeat (sent only while it holds the lease) is fresh. */
@@ -361,7 +376,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? this.#status()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
