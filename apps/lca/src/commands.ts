@@ -50,7 +50,7 @@ export class CommandProcessor {
     const [epoch, observed] = await Promise.all([this.currentEpoch(), cmd.action === 'promote' ? this.lastObservation() : Promise.resolve(0)]);
     const refuse = async (reason: string): Promise<Outcome> => {
       this.log.warn({ command: cmd.id, app: cmd.app, action: cmd.action, reason }, 'command refused');
-      await this.outbox.publish(() => ({ type: 'CommandRefused', app: cmd.app, command: cmd.id, reason }));
+      await this.outbox.publish(() => ({ type: 'CommandRefused', app: cmd.app, command: cmd.id, reason, kind: 'refused' }));
       return 'refused';
     };
     if (cmd.epoch !== epoch) return refuse(`stale epoch ${cmd.epoch}, current ${epoch}`);

@@ -22,6 +22,10 @@ const KIND: Readonly<Record<LcaEvent['type'], string>> = {
   AppRoleChanged: 'role',
   CommandRefused: 'refused',
   LcaResumed: 'lca',
+  AppStatusChanged: 'app',
+  AppSelfFenced: 'app',
+  LcaDraining: 'lca',
+  LcaStopped: 'lca',
 };
 
 type Entry = {

@@ -143,7 +143,7 @@ export class Supervisor {
     this.log.info({ app, pid, command: command ?? undefined }, 'application started');
     void this.outbox
       .publish(
-        () => ({ type: 'AppStarted', app, pid, role: 'backup', command }),
+        () => ({ type: 'AppStarted', app, pid, role: 'backup', command, status: 'started' }),
         (seq) => {
           run.incarnation = seq;
           m.lastIncarnation = seq;
@@ -159,7 +159,7 @@ export class Supervisor {
       void this.outbox
         .publish(() => {
           if (run.incarnation === null) throw new Error(`AppExited of ${app} before its AppStarted was stored`);
-          return { type: 'AppExited', app, incarnation: run.incarnation, pid, code, signal, expected };
+          return { type: 'AppExited', app, incarnation: run.incarnation, pid, code, signal, expected, cause: 'exit' };
         })
         .catch(() => undefined);
       onExit();

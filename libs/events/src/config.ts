@@ -26,12 +26,22 @@ export const RestartSchema = z
   })
   .strict();
 
+/**
+ * How the LCA judges an application beyond its process: `process` (exit only), `sdk` (the
+ * application links `libs/agent`: pings, status reports, confirmed roles, self-fencing), or a probe
+ * for applications without the SDK: `tcp` (connect to `address`, default the endpoint), `http`
+ * (GET `url`, default `http://<endpoint>/`, 2xx = healthy) or `exec` (`command` exits 0).
+ */
 export const ProbeSchema = z
   .object({
     kind: z.enum(['process', 'sdk', 'tcp', 'http', 'exec']).default('process'),
-    intervalMs: ms.optional(),
-    timeoutMs: ms.optional(),
-    failures: z.number().int().positive().optional(),
+    intervalMs: ms.default(500),
+    timeoutMs: ms.default(1000),
+    /** Consecutive failed probes that make the application failed (`probe-failed`). */
+    failures: z.number().int().positive().default(3),
+    address: z.string().optional(),
+    url: z.string().optional(),
+    command: z.array(z.string()).min(1).optional(),
   })
   .strict();
 
@@ -40,6 +50,12 @@ export const RedundancySchema = z
     backup: id,
     type: z.enum(['warm', 'hot']).default('warm'),
     autoSwitchover: z.boolean().default(true),
+    /**
+     * When an SDK primary's LCA is lost: `fence` (default) it stops acting as primary once its lease
+     * lapses (rule 9); `keep-serving` it keeps serving and the backup's peer check alone prevents a
+     * second primary (rule 8).
+     */
+    whenAgentLost: z.enum(['fence', 'keep-serving']).default('fence'),
   })
   .strict();
 
@@ -52,8 +68,13 @@ export const ApplicationSchema = z
     endpoint: z.string().min(1).optional(),
     cwd: z.string().optional(),
     env: z.record(z.string(), z.string()).optional(),
-    probe: ProbeSchema.default({ kind: 'process' }),
+    probe: ProbeSchema.default(ProbeSchema.parse({})),
     redundancy: RedundancySchema.optional(),
+    /** Run by the LCA (no shell) before confirming a promotion / demotion; non-zero exit refuses it. */
+    onPromote: z.array(z.string()).min(1).optional(),
+    onDemote: z.array(z.string()).min(1).optional(),
+    /** Run by the LCA before a promotion of this application: non-zero exit refuses it (rule 8). */
+    precondition: z.array(z.string()).min(1).optional(),
   })
   .strict();
 
@@ -119,9 +140,10 @@ export const validateConfig = (raw: unknown): ConfigResult => {
     if (apps.has(a.id)) errors.push(`applications[${i}].id: duplicate application "${a.id}"`);
     apps.set(a.id, a);
     if (!hosts.has(a.host)) errors.push(`applications[${i}].host: no host "${a.host}" in hosts`);
-    if (a.probe.kind !== 'process') {
-      errors.push(`applications[${i}].probe.kind: "${a.probe.kind}" is not supported yet; use "process"`);
-    }
+    if (a.probe.kind === 'tcp' && !a.probe.address && !a.endpoint) errors.push(`applications[${i}].probe.address: a tcp probe needs an address or the application's endpoint`);
+    if (a.probe.kind === 'http' && !a.probe.url && !a.endpoint) errors.push(`applications[${i}].probe.url: an http probe needs a url or the application's endpoint`);
+    if (a.probe.kind === 'exec' && !a.probe.command) errors.push(`applications[${i}].probe.command: an exec probe needs a command`);
+    if (a.probe.timeoutMs > a.probe.intervalMs * a.probe.failures) errors.push(`applications[${i}].probe.timeoutMs: must not exceed intervalMs × failures`);
   });
   const inPair = new Map<string, string>();
   c.applications.forEach((a, i) => {
@@ -146,6 +168,7 @@ export const validateConfig = (raw: unknown): ConfigResult => {
       `timing.fenceMs: fenceMs + heartbeatMs + margin (${t.fenceMs} + ${t.heartbeatMs} + ${fenceMargin(t)}) must not exceed hostTimeoutMs (${t.hostTimeoutMs})`,
     );
   }
+  if (t.appPingMs >= t.appTimeoutMs) errors.push(`timing.appPingMs: must be below appTimeoutMs (${t.appTimeoutMs})`);
   if (t.heartbeatMs >= t.hostTimeoutMs) errors.push(`timing.heartbeatMs: must be below hostTimeoutMs (${t.hostTimeoutMs})`);
   if (t.scsTimeoutMs >= t.leaseMs) errors.push(`timing.scsTimeoutMs: must be below leaseMs (${t.leaseMs})`);
   if (c.restart.initialDelayMs > c.restart.maxDelayMs) errors.push('restart.initialDelayMs: must not exceed restart.maxDelayMs');

@@ -5,3 +5,5 @@ export * from './lca.js';
 export * from './scs.js';
 export * from './input.js';
 export * from './streams.js';
+export * from './op.js';
+export * from './agent.js';

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { codec, type Parsed, type Recorded } from './envelope.js';
 import { AppCommandSchema, HeartbeatSchema, LcaEventSchema, type AppCommand, type Heartbeat, type LcaEvent } from './lca.js';
 import { ScsEventSchema, type ScsEvent } from './scs.js';
+import { OperatorInputSchema, type OperatorInput } from './op.js';
 
 /** Every input of the decider: what `HA_EVENTS` holds. */
-export type Input = LcaEvent | ScsEvent;
+export type Input = LcaEvent | ScsEvent | OperatorInput;
 
-export const InputSchema = z.union([LcaEventSchema, ScsEventSchema]);
+export const InputSchema = z.union([LcaEventSchema, ScsEventSchema, OperatorInputSchema]);
 
 const describe = (e: z.ZodError): string =>
   e.issues
@@ -31,7 +32,9 @@ export const parseInput = (subject: string, data: Uint8Array): Parsed<Input> => 
   const r = parseWith(InputSchema)(data);
   if (!r.ok) return r;
   const input = r.value;
-  if ('host' in input && input.type !== 'HostLost' && input.type !== 'HostReturned') {
+  if (input.type === 'SwitchoverRequested' || input.type === 'PauseRequested' || input.type === 'ResumeRequested') {
+    if (!subject.startsWith('ha.evt.op.')) return { ok: false, error: `${input.type} on subject ${subject}, expected ha.evt.op.>` };
+  } else if ('host' in input && input.type !== 'HostLost' && input.type !== 'HostReturned') {
     if (!subject.startsWith(`ha.evt.host.${input.host}.`)) {
       return { ok: false, error: `${input.type} for host "${input.host}" on foreign subject ${subject}` };
     }

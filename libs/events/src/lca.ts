@@ -51,7 +51,23 @@ export const AppStartedSchema = z.object({
   role: RoleSchema,
   /** The command that asked for this start, if any (an LCA start has none). */
   command: z.string().nullable().default(null),
+  /** `starting` for an SDK application until it reports `started`; plain processes are `started`. */
+  status: z.enum(['starting', 'started']).default('started'),
 });
+
+/** An SDK application reported its ability to serve (DESIGN rule 3). */
+export const AppStatusChangedSchema = z.object({
+  type: z.literal('AppStatusChanged'),
+  ...fromLca,
+  app: z.string(),
+  incarnation: seq,
+  status: z.enum(['started', 'service-unavailable']),
+  detail: z.string().nullable().default(null),
+});
+
+/** Why an application's run ended, as its LCA saw it; all but `exit` are failures the LCA acted on (kill, then reap). */
+export const ExitCauseSchema = z.enum(['exit', 'hung', 'connection-lost', 'probe-failed']);
+export type ExitCause = z.infer<typeof ExitCauseSchema>;
 
 /** An application's process was reaped. */
 export const AppExitedSchema = z.object({
@@ -64,6 +80,35 @@ export const AppExitedSchema = z.object({
   signal: z.string().nullable(),
   /** True when the LCA stopped it on command. */
   expected: z.boolean().default(false),
+  /** `hung`, `connection-lost`, `probe-failed`: the LCA killed it for that reason and reports once it was reaped. */
+  cause: ExitCauseSchema.default('exit'),
+});
+
+/**
+ * An SDK primary stopped (`fenced: true`) or resumed acting as primary because its lease lapsed or
+ * a fresh one arrived (rule 9). Reported after the fact: `monoNs` is the application's
+ * `process.hrtime.bigint()` at that moment, as a decimal string.
+ */
+export const AppSelfFencedSchema = z.object({
+  type: z.literal('AppSelfFenced'),
+  ...fromLca,
+  app: z.string(),
+  incarnation: seq,
+  fenced: z.boolean(),
+  monoNs: z.string().regex(/^\d+$/),
+});
+
+/** SIGTERM: the LCA asks for its primaries to be switched over before it stops its applications (drain). */
+export const LcaDrainingSchema = z.object({
+  type: z.literal('LcaDraining'),
+  ...fromLca,
+});
+
+/** The LCA stopped its applications and exits; `drained` after a drain (the host is drained, not lost). */
+export const LcaStoppedSchema = z.object({
+  type: z.literal('LcaStopped'),
+  ...fromLca,
+  drained: z.boolean(),
 });
 
 /** The LCA carried out a promote or demote: the application now acts in `role`. */
@@ -97,6 +142,8 @@ export const CommandRefusedSchema = z.object({
   app: z.string(),
   command: z.string(),
   reason: z.string(),
+  /** `peer-check`: the backup's primary still answers `primary` (rule 8); `precondition`, `hook`: a check or onPromote/onDemote failed. */
+  kind: z.enum(['refused', 'peer-check', 'precondition', 'hook']).default('refused'),
 });
 
 export const LcaEventSchema = z.discriminatedUnion('type', [
@@ -106,6 +153,10 @@ export const LcaEventSchema = z.discriminatedUnion('type', [
   AppRoleChangedSchema,
   CommandRefusedSchema,
   LcaResumedSchema,
+  AppStatusChangedSchema,
+  AppSelfFencedSchema,
+  LcaDrainingSchema,
+  LcaStoppedSchema,
 ]);
 export type LcaStarted = z.infer<typeof LcaStartedSchema>;
 export type AppStarted = z.infer<typeof AppStartedSchema>;
@@ -113,6 +164,10 @@ export type AppExited = z.infer<typeof AppExitedSchema>;
 export type AppRoleChanged = z.infer<typeof AppRoleChangedSchema>;
 export type CommandRefused = z.infer<typeof CommandRefusedSchema>;
 export type LcaResumed = z.infer<typeof LcaResumedSchema>;
+export type AppStatusChanged = z.infer<typeof AppStatusChangedSchema>;
+export type AppSelfFenced = z.infer<typeof AppSelfFencedSchema>;
+export type LcaDraining = z.infer<typeof LcaDrainingSchema>;
+export type LcaStopped = z.infer<typeof LcaStoppedSchema>;
 export type LcaEvent = z.infer<typeof LcaEventSchema>;
 
 /** `ha.hb.<host>`: the LCA's heartbeat, stored in `HA_HEARTBEATS` (last per host). */

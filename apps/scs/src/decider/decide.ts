@@ -66,6 +66,15 @@ const apply = (c: Ctx, input: Input): boolean => {
       return freshFromLca(c, input) && onRefused(c, input);
     case 'LcaResumed':
       return freshFromLca(c, input) && onResumed(c, input);
+    case 'AppStatusChanged':
+    case 'AppSelfFenced':
+    case 'LcaDraining':
+    case 'LcaStopped':
+      return freshFromLca(c, input);
+    case 'SwitchoverRequested':
+    case 'PauseRequested':
+    case 'ResumeRequested':
+      return false;
   }
 };
 

@@ -105,7 +105,7 @@ describe('primary fails (rule 1)', () => {
     given(pairConfig())
       .when((s) => {
         const h = s.hosts.get('host-a')!;
-        s.feed({ type: 'AppExited', v: 1, host: 'host-a', lca: h.inc!, n: ++h.n, app: 'a0', incarnation: 1, pid: 1, code: 1, signal: null, expected: false });
+        s.feed({ type: 'AppExited', v: 1, host: 'host-a', lca: h.inc!, n: ++h.n, app: 'a0', incarnation: 1, pid: 1, code: 1, signal: null, expected: false, cause: 'exit' });
       })
       .then((s, effects) => {
         expect(effects).toEqual([]);

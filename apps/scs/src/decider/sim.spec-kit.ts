@@ -117,7 +117,7 @@ export class Sim {
   private startApp(a: SimApp, command: string | null): void {
     const h = this.must(this.hosts, a.host);
     const pid = ++this.pid;
-    this.lcaEvent(h, { type: 'AppStarted', app: a.id, pid, role: 'backup', command });
+    this.lcaEvent(h, { type: 'AppStarted', app: a.id, pid, role: 'backup', command, status: 'started' });
     Object.assign(a, { running: true, inc: this.seq, pid, role: 'backup' });
   }
 
@@ -128,7 +128,7 @@ export class Sim {
     if (!a.running || !h.alive || h.frozen) return;
     const inc = a.inc;
     Object.assign(a, { running: false, role: 'none' });
-    this.lcaEvent(h, { type: 'AppExited', app, incarnation: inc, pid: a.pid, code: null, signal: 'SIGKILL', expected: false });
+    this.lcaEvent(h, { type: 'AppExited', app, incarnation: inc, pid: a.pid, code: null, signal: 'SIGKILL', expected: false, cause: 'exit' });
   }
   /** The whole host dies (LCA and apps); the detector then declares it lost. */
   crash(host: string): void {
@@ -211,7 +211,7 @@ export class Sim {
     if (c.action === 'stop') {
       const inc = a.inc;
       Object.assign(a, { running: false, role: 'none' });
-      this.lcaEvent(h, { type: 'AppExited', app: a.id, incarnation: inc, pid: a.pid, code: 0, signal: null, expected: true });
+      this.lcaEvent(h, { type: 'AppExited', app: a.id, incarnation: inc, pid: a.pid, code: 0, signal: null, expected: true, cause: 'exit' });
       return true;
     }
     a.role = c.action === 'promote' ? 'primary' : 'backup';
