@@ -134,7 +134,9 @@ export const StatusDocSchema = z.object({
   hosts: z.array(
     z.object({
       id: z.string(),
-      lca: z.enum(['up', 'lost']),
+      /** `drained`: its LCA handed its primaries over and stopped on purpose (not lost). */
+      lca: z.enum(['up', 'lost', 'drained']),
+      draining: z.boolean().optional(),
       lastHeartbeatAt: z.string().nullable(),
       incarnation: z.number().int().nullable().optional(),
     }),
@@ -149,6 +151,8 @@ export const StatusDocSchema = z.object({
       restarts: z.number().int().min(0),
       incarnation: z.number().int().nullable().optional(),
       gaveUp: z.boolean().optional(),
+      /** The application reported that its lease lapsed and it stopped acting as primary (rule 9). */
+      fenced: z.boolean().optional(),
     }),
   ),
   pairs: z.array(
@@ -162,6 +166,7 @@ export const StatusDocSchema = z.object({
       state: PairStateSchema,
       lastRefusal: z.string().nullable(),
       lastFailure: z.object({ app: z.string(), reason: SwitchoverReasonSchema, causeSeq: seq }).nullable().optional(),
+      paused: z.boolean().optional(),
     }),
   ),
 });

@@ -14,6 +14,10 @@ type Action =
   | { k: 'deliver' }
   | { k: 'timer' }
   | { k: 'claim'; scs: string }
+  | { k: 'report'; app: (typeof APPS)[number]; status: 'started' | 'service-unavailable' }
+  | { k: 'fail'; app: (typeof APPS)[number]; cause: 'hung' | 'connection-lost' | 'probe-failed' }
+  | { k: 'operator'; type: 'SwitchoverRequested' | 'PauseRequested' | 'ResumeRequested'; pair: 'a0' | 'a1' }
+  | { k: 'drain'; host: (typeof HOSTS)[number] }
   | { k: 'staleInput'; host: (typeof HOSTS)[number] };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -23,6 +27,10 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { arbitrary: fc.constant({ k: 'timer' as const }), weight: 3 },
   { arbitrary: fc.record({ k: fc.constant('claim' as const), scs: fc.constantFrom('scs-1', 'scs-2') }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('staleInput' as const), host: fc.constantFrom(...HOSTS) }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('report' as const), app: fc.constantFrom(...APPS), status: fc.constantFrom('started' as const, 'service-unavailable' as const) }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('fail' as const), app: fc.constantFrom(...APPS), cause: fc.constantFrom('hung' as const, 'connection-lost' as const, 'probe-failed' as const) }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('operator' as const), type: fc.constantFrom('SwitchoverRequested' as const, 'PauseRequested' as const, 'ResumeRequested' as const), pair: fc.constantFrom('a0' as const, 'a1' as const) }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('drain' as const), host: fc.constantFrom(...HOSTS) }), weight: 1 },
 );
 
 const run = (s: Sim, a: Action): void => {
@@ -38,6 +46,10 @@ const run = (s: Sim, a: Action): void => {
     case 'deliver': s.deliverOne(); return;
     case 'timer': s.fireNextTimer(); return;
     case 'claim': s.claim(a.scs); return;
+    case 'report': return s.report(a.app, a.status);
+    case 'fail': return s.fail(a.app, a.cause);
+    case 'operator': s.request(a.type, a.pair); return;
+    case 'drain': return s.drain(a.host);
     case 'staleInput': {
       if (s.state.epoch < 2) return;
       const before = s.state;
@@ -52,10 +64,11 @@ const run = (s: Sim, a: Action): void => {
 
 /** Faults stop: every host comes back, everything pending is carried out. */
 const heal = (s: Sim): void => {
-  for (const h of s.hosts.values()) {
-    if (h.frozen) s.unfreeze(h.id);
-    else if (!h.alive) s.startLca(h.id);
-  }
+  for (const h of s.hosts.values()) if (h.frozen) s.unfreeze(h.id);
+  s.settle(120_000); // drains finish
+  for (const h of s.hosts.values()) if (!h.alive) s.startLca(h.id);
+  for (const p of ['a0', 'a1']) s.request('ResumeRequested', p);
+  for (const a of s.apps.values()) if (a.running) s.report(a.id, 'started');
   s.settle(120_000);
 };
 

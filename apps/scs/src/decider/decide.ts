@@ -1,8 +1,8 @@
-import type { AppExited, AppRoleChanged, AppStarted, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, HostLost, HostReturned, Input, LcaResumed, LcaStarted, Recorded, ScsClaimed, SwitchoverReason, TimerFired } from '@ha/events';
+import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusChanged, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, ExitCause, HostLost, HostReturned, Input, LcaDraining, LcaResumed, LcaStarted, LcaStopped, PauseRequested, Recorded, ResumeRequested, ScsClaimed, SwitchoverReason, SwitchoverRequested, TimerFired } from '@ha/events';
 import { pairsOf } from '@ha/events';
 import { Draft } from './draft.js';
 import type { Effect } from './effects.js';
-import { newApp, newHost, type AppState, type HostState, type PairState, type State } from './state.js';
+import { newApp, newHost, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
 
 export type Transition = Readonly<{ state: State; effects: Effect[] }>;
 
@@ -67,14 +67,18 @@ const apply = (c: Ctx, input: Input): boolean => {
     case 'LcaResumed':
       return freshFromLca(c, input) && onResumed(c, input);
     case 'AppStatusChanged':
+      return freshFromLca(c, input) && onStatusChanged(c, input);
     case 'AppSelfFenced':
+      return freshFromLca(c, input) && onSelfFenced(c, input);
     case 'LcaDraining':
+      return freshFromLca(c, input) && onDraining(c, input);
     case 'LcaStopped':
-      return freshFromLca(c, input);
+      return freshFromLca(c, input) && onLcaStopped(c, input);
     case 'SwitchoverRequested':
+      return onSwitchoverRequested(c, input);
     case 'PauseRequested':
     case 'ResumeRequested':
-      return false;
+      return onPause(c, input);
   }
 };
 
@@ -118,6 +122,13 @@ const restartPolicy = (c: Ctx) => c.d.base.config?.restart ?? RESTART_DEFAULTS;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+const EXIT_REASON: Readonly<Record<ExitCause, SwitchoverReason>> = {
+  exit: 'process-exit',
+  hung: 'hung',
+  'connection-lost': 'connection-lost',
+  'probe-failed': 'probe-failed',
+};
+
 const command = (c: Ctx, a: AppState, action: CommandAction): string | null => {
   const h = c.d.hosts[a.host];
   if (!h || h.incarnation === null) return null;
@@ -132,9 +143,13 @@ const command = (c: Ctx, a: AppState, action: CommandAction): string | null => {
 const memberOut = (c: Ctx, app: string, reason: SwitchoverReason): void => {
   const p = pairOf(c, app);
   if (!p) return;
+  if (p.switching?.stage === 'demoting' && p.switching.from === app) {
+    demoteDone(c, p); // stepping down by exiting: out all the same
+    return;
+  }
   if (p.current === app) {
     c.d.pair(p.id, { current: null, currentSince: null, failure: { app, reason, causeSeq: c.seq } });
-    if (!p.autoSwitchover) {
+    if (!p.autoSwitchover && !p.paused) {
       c.d.emit({ kind: 'notice', notice: 'waiting-operator', pair: p.id, app, detail: `primary ${app} failed (${reason}); autoSwitchover is off` });
     }
   } else if (p.switching?.to === app) {
@@ -145,13 +160,47 @@ const memberOut = (c: Ctx, app: string, reason: SwitchoverReason): void => {
 
 const clearPromoteTimers = (c: Ctx, pair: string): void => {
   for (const t of Object.values(c.d.timers)) {
-    if (t.purpose.kind === 'promote-timeout' && t.purpose.pair === pair) c.d.clearTimer(t.id);
+    if ((t.purpose.kind === 'promote-timeout' || t.purpose.kind === 'demote-timeout') && t.purpose.pair === pair) c.d.clearTimer(t.id);
   }
+};
+
+const promoteTimeout = (c: Ctx): number => c.d.base.config?.timing.promoteTimeoutMs ?? PROMOTE_TIMEOUT_DEFAULT;
+
+const otherMember = (p: PairState, app: string): string => (p.primary === app ? p.backup : p.primary);
+
+/** Nothing automatic for a paused pair, nor on a host that drains. */
+const pausedPairOf = (c: Ctx, app: string): boolean => pairOf(c, app)?.paused ?? false;
+
+/**
+ * A graceful switchover (manual, Service Unavailable, drain): the primary is told to step down
+ * first; the backup is promoted only once the demotion is confirmed (rule 7).
+ */
+const beginGraceful = (c: Ctx, p: PairState, to: string, failure: Failure, requestId: string | null, attempt = 1): void => {
+  const from = p.current;
+  const a = from ? c.d.apps[from] : undefined;
+  if (!from || !a) return;
+  const id = command(c, a, 'demote');
+  if (!id) return;
+  clearPromoteTimers(c, p.id);
+  c.d.timer({ id: `demote:${p.id}:${c.seq}`, at: c.at + promoteTimeout(c), purpose: { kind: 'demote-timeout', pair: p.id, command: id } });
+  c.d.pair(p.id, { switching: { stage: 'demoting', from, to, requestId, failure, decidedSeq: c.seq, attempt, command: id } });
+};
+
+/** The old primary is out (demotion confirmed, or it exited): promote the intended member, else choose again. */
+const demoteDone = (c: Ctx, p: PairState): void => {
+  const sw = p.switching;
+  if (!sw) return;
+  clearPromoteTimers(c, p.id);
+  c.d.pair(p.id, { current: null, currentSince: null, switching: null, failure: sw.failure });
+  const now = c.d.pairs[p.id];
+  if (!now) return;
+  if (available(c, sw.to)) promote(c, now, sw.to, 1, sw.requestId);
+  else reconcilePair(c, p.id);
 };
 
 const scheduleRestart = (c: Ctx, app: string, lived: number): void => {
   const a = c.d.apps[app];
-  if (!a || a.gaveUp) return;
+  if (!a || a.gaveUp || pausedPairOf(c, app) || c.d.hosts[a.host]?.draining || c.d.hosts[a.host]?.lca === 'drained') return;
   const policy = restartPolicy(c);
   const attempt = (lived >= policy.maxDelayMs ? 0 : a.attempt) + 1;
   if (policy.maxAttempts > 0 && attempt > policy.maxAttempts) {
@@ -170,7 +219,7 @@ const hasRestartPending = (c: Ctx, app: string): boolean =>
 const available = (c: Ctx, id: string): boolean => {
   const a = c.d.apps[id];
   const h = a && c.d.hosts[a.host];
-  return !!a && !!h && h.lca === 'up' && h.incarnation !== null && a.status === 'started' && a.incarnation !== null && a.role !== 'primary';
+  return !!a && !!h && h.lca === 'up' && !h.draining && h.incarnation !== null && a.status === 'started' && a.incarnation !== null && a.role !== 'primary';
 };
 
 /** A configured primary that will not be available soon: the backup may take the pair's first promotion. */
@@ -185,22 +234,50 @@ const actingPrimary = (c: Ctx, id: string): boolean => {
   return !!a && a.role === 'primary' && a.incarnation !== null && c.d.hosts[a.host]?.lca === 'up';
 };
 
-const promote = (c: Ctx, p: PairState, to: string, attempt: number): void => {
+const promote = (c: Ctx, p: PairState, to: string, attempt: number, requestId: string | null = null): void => {
   const a = c.d.apps[to];
   if (!a) return;
   const id = command(c, a, 'promote');
   if (!id) return;
   clearPromoteTimers(c, p.id);
-  const timeout = c.d.base.config?.timing.promoteTimeoutMs ?? PROMOTE_TIMEOUT_DEFAULT;
-  c.d.timer({ id: `promote:${p.id}:${c.seq}`, at: c.at + timeout, purpose: { kind: 'promote-timeout', pair: p.id, command: id } });
-  c.d.pair(p.id, { switching: { to, failure: p.failure, decidedSeq: c.seq, attempt, command: id } });
+  c.d.timer({ id: `promote:${p.id}:${c.seq}`, at: c.at + promoteTimeout(c), purpose: { kind: 'promote-timeout', pair: p.id, command: id } });
+  c.d.pair(p.id, { switching: { stage: 'promoting', from: null, to, requestId, failure: p.failure, decidedSeq: c.seq, attempt, command: id } });
+};
+
+/** Gives up a promotion under way; if its target may still carry it out, the pair waits for the answer. */
+const abandonPromotion = (c: Ctx, p: PairState): void => {
+  const sw = p.switching;
+  clearPromoteTimers(c, p.id);
+  const a = sw ? c.d.apps[sw.to] : undefined;
+  const unresolved = sw && sw.stage === 'promoting' && a && a.incarnation !== null ? { app: a.id, incarnation: a.incarnation, command: sw.command } : null;
+  c.d.pair(p.id, { switching: null, unresolved });
+};
+
+/** Still waiting for the answer to an abandoned promotion? */
+const awaitingAnswer = (c: Ctx, p: PairState): boolean => {
+  const u = p.unresolved;
+  if (!u) return false;
+  const a = c.d.apps[u.app];
+  if (a && a.incarnation === u.incarnation && c.d.hosts[a.host]?.lca === 'up') return true;
+  c.d.pair(p.id, { unresolved: null }); // its run ended or its host was lost: the command cannot act any more
+  return false;
 };
 
 /** Gives a pair without a primary one, when the rules allow it. */
 const reconcilePair = (c: Ctx, pairId: string): void => {
   const p = c.d.pairs[pairId];
-  if (!p || p.current !== null || p.switching !== null) return;
+  if (!p || p.paused || p.switching !== null) return;
+  if (p.current !== null) {
+    // Rule 3: a primary that reports Service Unavailable gives way to an available backup.
+    const cur = c.d.apps[p.current];
+    const other = otherMember(p, p.current);
+    if (cur?.status === 'service-unavailable' && p.autoSwitchover && available(c, other)) {
+      beginGraceful(c, p, other, { app: p.current, reason: 'service-unavailable', causeSeq: cur.unavailableSeq ?? c.seq }, null);
+    }
+    return;
+  }
   if (p.failure && !p.autoSwitchover) return;
+  if (awaitingAnswer(c, p)) return;
   const members = [p.primary, p.backup];
   if (members.some((m) => actingPrimary(c, m))) return; // old primary out first: a demote is under way
   let to: string | undefined;
@@ -246,12 +323,11 @@ const onClaim = (c: Ctx, ev: ScsClaimed): boolean => {
     if (t.purpose.kind === 'restart') c.d.emit({ kind: 'timer', id: t.id, at: t.at });
   }
   for (const p of Object.values(c.d.pairs).sort((a, b) => a.id.localeCompare(b.id))) {
-    if (p.switching) {
-      if (available(c, p.switching.to)) promote(c, { ...p, failure: p.switching.failure }, p.switching.to, p.switching.attempt + 1);
-      else {
-        c.d.pair(p.id, { switching: null });
-        clearPromoteTimers(c, p.id);
-      }
+    if (p.switching?.stage === 'demoting') {
+      beginGraceful(c, p, p.switching.to, p.switching.failure ?? { app: p.switching.from ?? '', reason: 'manual', causeSeq: p.switching.decidedSeq }, p.switching.requestId, p.switching.attempt + 1);
+    } else if (p.switching) {
+      if (available(c, p.switching.to)) promote(c, { ...p, failure: p.switching.failure }, p.switching.to, p.switching.attempt + 1, p.switching.requestId);
+      else abandonPromotion(c, p);
     } else if (p.current && p.currentSince) {
       const since = p.currentSince;
       const last = p.lastSwitchover;
@@ -287,7 +363,7 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
     const same = old && old.primary === pc.primary && old.backup === pc.backup;
     pairs[pc.id] = same
       ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
-      : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null };
+      : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
   }
   for (const t of Object.values(c.d.timers)) {
     const gone = t.purpose.kind === 'restart' ? !apps[t.purpose.app] : !pairs[t.purpose.pair];
@@ -302,7 +378,7 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
 const onLcaStarted = (c: Ctx, ev: LcaStarted): boolean => {
   const h = ensureHost(c, ev.host);
   if (h.incarnation !== null && c.seq <= h.incarnation) return false;
-  c.d.host(ev.host, { lca: 'up', incarnation: c.seq, lastN: 0, resumedN: 0, lostAt: null });
+  c.d.host(ev.host, { lca: 'up', draining: false, incarnation: c.seq, lastN: 0, resumedN: 0, lostAt: null });
   // A new incarnation ended whatever the old one ran: those members are out.
   for (const a of appsOnHost(c, ev.host)) {
     if (a.incarnation !== null) memberOut(c, a.id, 'process-exit');
@@ -318,7 +394,7 @@ const onLcaStarted = (c: Ctx, ev: LcaStarted): boolean => {
 const onAppStarted = (c: Ctx, ev: AppStarted): boolean => {
   const a = appOn(c, ev.app, ev.host);
   if (!a) return false;
-  c.d.app(a.id, { status: 'started', pid: ev.pid, role: ev.role, incarnation: c.seq, startedAt: c.at, pendingStart: null });
+  c.d.app(a.id, { status: ev.status, pid: ev.pid, role: ev.role, incarnation: c.seq, startedAt: c.at, pendingStart: null, unavailableSeq: null, fenced: false });
   reconcileOf(c, a.id);
   return true;
 };
@@ -327,8 +403,8 @@ const onAppExited = (c: Ctx, ev: AppExited): boolean => {
   const a = appOn(c, ev.app, ev.host);
   if (!a || a.incarnation !== ev.incarnation) return false;
   const lived = a.startedAt === null ? 0 : c.at - a.startedAt;
-  memberOut(c, a.id, 'process-exit');
-  c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null });
+  c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null, unavailableSeq: null, fenced: false });
+  memberOut(c, a.id, EXIT_REASON[ev.cause]);
   if (!ev.expected) scheduleRestart(c, a.id, lived);
   reconcileOf(c, a.id);
   return true;
@@ -338,11 +414,18 @@ const onRoleChanged = (c: Ctx, ev: AppRoleChanged): boolean => {
   const a = appOn(c, ev.app, ev.host);
   if (!a || a.incarnation !== ev.incarnation) return false;
   c.d.app(a.id, { role: ev.role });
-  const p = pairOf(c, a.id);
+  let p = pairOf(c, a.id);
   if (!p) return true;
+  if (p.unresolved?.app === a.id) {
+    c.d.pair(p.id, { unresolved: null }); // answered: as primary it is now an extra one (demoted below)
+    p = c.d.pairs[p.id] ?? p;
+  }
   if (ev.role === 'primary') {
     if (p.switching?.to === a.id) completeSwitchover(c, p, a.id);
     else if (p.current !== a.id) demoteExtraPrimaries(c, [{ ...a, role: 'primary' }]);
+  } else if (p.switching?.stage === 'demoting' && p.switching.from === a.id) {
+    demoteDone(c, p);
+    return true;
   } else if (p.current === a.id) {
     c.d.pair(p.id, { current: null, currentSince: null, failure: { app: a.id, reason: 'manual', causeSeq: c.seq } });
   }
@@ -393,7 +476,8 @@ const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch
 const onRefused = (c: Ctx, ev: CommandRefused): boolean => {
   const a = c.d.apps[ev.app];
   const p = pairOf(c, ev.app);
-  if (p) c.d.pair(p.id, { lastRefusal: `${ev.app}: ${ev.reason} (${ev.command})` });
+  if (p) c.d.pair(p.id, { lastRefusal: `${ev.app}: ${ev.reason} (${ev.command})`, ...(p.unresolved?.command === ev.command ? { unresolved: null } : {}) });
+  if (p?.unresolved?.command === ev.command) reconcilePair(c, p.id);
   if (a && a.pendingStart === ev.command) {
     c.d.app(a.id, { pendingStart: null, status: a.incarnation === null ? 'stopped' : a.status });
     if (a.incarnation === null) scheduleRestart(c, a.id, 0);
@@ -448,17 +532,115 @@ const onTimer = (c: Ctx, ev: TimerFired): boolean => {
   c.d.clearTimer(t.id);
   if (t.purpose.kind === 'restart') {
     const a = c.d.apps[t.purpose.app];
-    if (!a || a.status !== 'stopped' || a.gaveUp || c.d.hosts[a.host]?.lca !== 'up') return true;
+    const h = a && c.d.hosts[a.host];
+    if (!a || a.status !== 'stopped' || a.gaveUp || h?.lca !== 'up' || h.draining || pausedPairOf(c, a.id)) return true;
     const id = command(c, a, 'start');
     if (id) c.d.app(a.id, { status: 'starting', restarts: a.restarts + 1, pendingStart: id });
     return true;
   }
   const p = c.d.pairs[t.purpose.pair];
   if (!p?.switching || p.switching.command !== t.purpose.command) return true;
+  if (t.purpose.kind === 'demote-timeout') {
+    const sw = p.switching;
+    c.d.emit({ kind: 'notice', notice: 'demotion-timed-out', pair: p.id, app: sw.from, detail: `${sw.from ?? '?'} did not confirm its demotion (attempt ${sw.attempt}); asking again` });
+    beginGraceful(c, p, sw.to, sw.failure ?? { app: sw.from ?? '', reason: 'manual', causeSeq: sw.decidedSeq }, sw.requestId, sw.attempt + 1);
+    return true;
+  }
   c.d.emit({ kind: 'notice', notice: 'promotion-timed-out', pair: p.id, app: p.switching.to, detail: `${p.switching.to} did not confirm promotion (attempt ${p.switching.attempt})` });
-  if (available(c, p.switching.to)) promote(c, { ...p, failure: p.switching.failure }, p.switching.to, p.switching.attempt + 1);
+  if (available(c, p.switching.to)) promote(c, { ...p, failure: p.switching.failure }, p.switching.to, p.switching.attempt + 1, p.switching.requestId);
   else {
-    c.d.pair(p.id, { switching: null });
+    abandonPromotion(c, p);
+    reconcilePair(c, p.id);
+  }
+  return true;
+};
+
+// ---- issue 3: status reports, self-fencing, drain, operator requests ------------------------
+
+const onStatusChanged = (c: Ctx, ev: AppStatusChanged): boolean => {
+  const a = appOn(c, ev.app, ev.host);
+  if (!a || a.incarnation !== ev.incarnation) return false;
+  const unavailable = ev.status === 'service-unavailable';
+  c.d.app(a.id, { status: ev.status, unavailableSeq: unavailable ? (a.unavailableSeq ?? c.seq) : null });
+  const p = pairOf(c, a.id);
+  if (!p) return true;
+  if (unavailable && p.current === a.id && !p.autoSwitchover && !p.paused) {
+    c.d.emit({ kind: 'notice', notice: 'waiting-operator', pair: p.id, app: a.id, detail: `primary ${a.id} reports Service Unavailable; autoSwitchover is off` });
+  }
+  reconcilePair(c, p.id);
+  return true;
+};
+
+const onSelfFenced = (c: Ctx, ev: AppSelfFenced): boolean => {
+  const a = appOn(c, ev.app, ev.host);
+  if (!a || a.incarnation !== ev.incarnation) return false;
+  c.d.app(a.id, { fenced: ev.fenced });
+  return true;
+};
+
+const onDraining = (c: Ctx, ev: LcaDraining): boolean => {
+  c.d.host(ev.host, { draining: true });
+  for (const p of Object.values(c.d.pairs).sort((x, y) => x.id.localeCompare(y.id))) {
+    if (p.paused || p.switching || !p.current || c.d.apps[p.current]?.host !== ev.host) continue;
+    const other = otherMember(p, p.current);
+    if (available(c, other)) beginGraceful(c, p, other, { app: p.current, reason: 'manual', causeSeq: c.seq }, null);
+  }
+  return true;
+};
+
+const onLcaStopped = (c: Ctx, ev: LcaStopped): boolean => {
+  c.d.host(ev.host, { lca: ev.drained ? 'drained' : 'lost', draining: false, lostAt: c.at });
+  for (const a of appsOnHost(c, ev.host)) {
+    if (a.incarnation !== null) memberOut(c, a.id, 'process-exit');
+    c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null, pendingStart: null, unavailableSeq: null });
+  }
+  for (const t of Object.values(c.d.timers)) {
+    if (t.purpose.kind === 'restart' && c.d.apps[t.purpose.app]?.host === ev.host) c.d.clearTimer(t.id);
+  }
+  reconcileAll(c);
+  return true;
+};
+
+const whyUnavailable = (c: Ctx, id: string): string => {
+  const a = c.d.apps[id];
+  const h = a && c.d.hosts[a.host];
+  if (!a || !h) return 'unknown';
+  if (h.lca !== 'up') return `host ${h.id} is ${h.lca}`;
+  if (h.draining) return `host ${h.id} is draining`;
+  return a.status === 'started' ? `role ${a.role}` : `status ${a.status}`;
+};
+
+const onSwitchoverRequested = (c: Ctx, ev: SwitchoverRequested): boolean => {
+  const p = c.d.pairs[ev.pair];
+  const refuse = (detail: string): boolean => {
+    c.d.emit({ kind: 'notice', notice: 'switchover-refused', pair: ev.pair, app: null, detail, requestId: ev.requestId });
+    return true;
+  };
+  if (!p) return refuse(`no pair ${ev.pair}`);
+  if (p.paused) return refuse(`pair ${p.id} is paused`);
+  if (p.switching) return refuse(`pair ${p.id} is mid-switchover (to ${p.switching.to})`);
+  if (!p.current) return refuse(`pair ${p.id} has no primary to switch from`);
+  const to = otherMember(p, p.current);
+  if (!available(c, to)) return refuse(`backup ${to} is not available (${whyUnavailable(c, to)})`);
+  c.d.emit({ kind: 'notice', notice: 'switchover-accepted', pair: p.id, app: to, detail: `switching ${p.id} from ${p.current} to ${to}`, requestId: ev.requestId });
+  beginGraceful(c, p, to, { app: p.current, reason: 'manual', causeSeq: c.seq }, ev.requestId);
+  return true;
+};
+
+const onPause = (c: Ctx, ev: PauseRequested | ResumeRequested): boolean => {
+  const p = c.d.pairs[ev.pair];
+  const pause = ev.type === 'PauseRequested';
+  if (!p) {
+    c.d.emit({ kind: 'notice', notice: pause ? 'paused' : 'resumed', pair: ev.pair, app: null, detail: `no pair ${ev.pair}: nothing done`, requestId: ev.requestId });
+    return true;
+  }
+  c.d.pair(p.id, { paused: pause });
+  c.d.emit({ kind: 'notice', notice: pause ? 'paused' : 'resumed', pair: p.id, app: null, detail: pause ? `${p.id} paused: failures are shown, nothing is done automatically` : `${p.id} resumed`, requestId: ev.requestId });
+  if (!pause) {
+    for (const m of [p.primary, p.backup]) {
+      const a = c.d.apps[m];
+      if (a && a.status === 'stopped' && !a.pendingStart && !hasRestartPending(c, m)) scheduleRestart(c, m, 0);
+    }
     reconcilePair(c, p.id);
   }
   return true;

@@ -29,10 +29,21 @@ export type PrimaryEffect = Readonly<{ kind: 'primary'; entry: PrimaryEntry }>;
 /** Something operators must see; recorded in `HA_DECISIONS` on `ha.dec.notice`. */
 export type NoticeEffect = Readonly<{
   kind: 'notice';
-  notice: 'restart-gave-up' | 'promotion-timed-out' | 'waiting-operator' | 'no-backup-available' | 'demoting-extra-primary';
+  notice:
+    | 'restart-gave-up'
+    | 'promotion-timed-out'
+    | 'demotion-timed-out'
+    | 'waiting-operator'
+    | 'demoting-extra-primary'
+    | 'switchover-accepted'
+    | 'switchover-refused'
+    | 'paused'
+    | 'resumed';
   pair: string | null;
   app: string | null;
   detail: string;
+  /** The operator request this answers. */
+  requestId?: string;
 }>;
 
 export type Effect = CommandEffect | TimerEffect | AnnounceEffect | PrimaryEffect | NoticeEffect;

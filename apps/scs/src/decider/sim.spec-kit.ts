@@ -109,6 +109,7 @@ export class Sim {
     const ended = [...this.apps.values()].filter((a) => a.host === host && a.running).map((a) => a.id);
     for (const a of this.apps.values()) if (a.host === host) Object.assign(a, { running: false, inc: null, role: 'none' });
     Object.assign(h, { alive: true, frozen: false, n: 0 });
+    this.draining.delete(host);
     this.feed({ type: 'LcaStarted', v: 1, host, lca: 0, n: 0, pid: 1, bootId: `b${this.seq}`, ended });
     h.inc = this.seq;
     for (const a of this.apps.values()) if (a.host === host) this.startApp(a, null);
@@ -119,6 +120,53 @@ export class Sim {
     const pid = ++this.pid;
     this.lcaEvent(h, { type: 'AppStarted', app: a.id, pid, role: 'backup', command, status: 'started' });
     Object.assign(a, { running: true, inc: this.seq, pid, role: 'backup' });
+  }
+
+  // ---- reports and operators ----
+  /** An SDK application reports its ability to serve. */
+  report(app: string, status: 'started' | 'service-unavailable'): void {
+    const a = this.must(this.apps, app);
+    const h = this.must(this.hosts, a.host);
+    if (!a.running || !h.alive || h.frozen) return;
+    this.lcaEvent(h, { type: 'AppStatusChanged', app, incarnation: a.inc, status, detail: null });
+  }
+  request(type: 'SwitchoverRequested' | 'PauseRequested' | 'ResumeRequested', pair: string, requestId = `r${this.seq + 1}`): Effect[] {
+    return this.feed({ type, v: 1, pair, requestId, by: 'test' });
+  }
+  /** SIGTERM to an LCA: it asks for a drain; `finishDrain` later stops its apps once none is primary. */
+  drain(host: string): void {
+    const h = this.must(this.hosts, host);
+    if (!h.alive || h.frozen) return;
+    this.lcaEvent(h, { type: 'LcaDraining' });
+    this.draining.add(host);
+  }
+  readonly draining = new Set<string>();
+  private finishDrains(): boolean {
+    for (const host of this.draining) {
+      const h = this.must(this.hosts, host);
+      if (!h.alive || h.frozen) continue;
+      const apps = [...this.apps.values()].filter((a) => a.host === host);
+      if (apps.some((a) => a.running && a.role === 'primary') && this.commands.some((c) => c.host === host)) continue;
+      for (const a of apps) if (a.running) this.exit(a, 'exit', true);
+      this.lcaEvent(h, { type: 'LcaStopped', drained: true });
+      h.alive = false;
+      this.draining.delete(host);
+      return true;
+    }
+    return false;
+  }
+  private exit(a: SimApp, cause: 'exit' | 'hung' | 'connection-lost' | 'probe-failed', expected: boolean): void {
+    const h = this.must(this.hosts, a.host);
+    const inc = a.inc;
+    Object.assign(a, { running: false, role: 'none' });
+    this.lcaEvent(h, { type: 'AppExited', app: a.id, incarnation: inc, pid: a.pid, code: null, signal: 'SIGKILL', expected, cause });
+  }
+  /** The LCA killed and reaped an application it found hung, disconnected or failing its probe. */
+  fail(app: string, cause: 'hung' | 'connection-lost' | 'probe-failed'): void {
+    const a = this.must(this.apps, app);
+    const h = this.must(this.hosts, a.host);
+    if (!a.running || !h.alive || h.frozen) return;
+    this.exit(a, cause, false);
   }
 
   // ---- faults ----
@@ -188,8 +236,8 @@ export class Sim {
 
   // ---- the world acting ----
   /** Carries out the oldest deliverable command as the LCA would; false when none is. */
-  deliverOne(): boolean {
-    const i = this.commands.findIndex((c) => { const h = this.hosts.get(c.host); return !!h && h.alive && !h.frozen; });
+  deliverOne(only: (c: CommandEffect) => boolean = () => true): boolean {
+    const i = this.commands.findIndex((c) => { const h = this.hosts.get(c.host); return !!h && h.alive && !h.frozen && only(c); });
     if (i < 0) return false;
     const [c] = this.commands.splice(i, 1) as [CommandEffect];
     const h = this.must(this.hosts, c.host);
@@ -234,6 +282,7 @@ export class Sim {
     const until = this.at + horizonMs;
     for (let i = 0; i < 10_000; i++) {
       if (this.deliverOne()) continue;
+      if (this.finishDrains()) continue;
       if (!this.fireNextTimer(until)) return;
     }
     throw new Error('did not settle');

@@ -5,8 +5,10 @@ export const DECIDER_VERSION = 1;
 
 export type HostState = Readonly<{
   id: string;
-  /** `unknown` until the host is first seen or declared lost. */
-  lca: 'up' | 'lost' | 'unknown';
+  /** `unknown` until the host is first seen or declared lost; `drained` after its LCA drained and stopped. */
+  lca: 'up' | 'lost' | 'unknown' | 'drained';
+  /** Its LCA asked for a drain: nothing is promoted onto it or restarted there. */
+  draining: boolean;
   /** LCA incarnation (`HA_EVENTS` sequence of its `LcaStarted`). */
   incarnation: number | null;
   /** Last event number seen from that incarnation: what is at or below it is a duplicate. */
@@ -32,12 +34,22 @@ export type AppState = Readonly<{
   gaveUp: boolean;
   /** The start command sent and not yet answered by an `AppStarted`. */
   pendingStart: string | null;
+  /** Sequence of its Service Unavailable report while it lasts (the cause of a switchover away from it). */
+  unavailableSeq: number | null;
+  /** Its own lease lapsed and it stopped acting as primary (rule 9), as it reported. */
+  fenced: boolean;
 }>;
 
 export type Failure = Readonly<{ app: string; reason: SwitchoverReason; causeSeq: number }>;
 
 export type Switching = Readonly<{
+  /** `demoting`: the old primary is told to step down first (graceful); `promoting`: `to` is told to take over. */
+  stage: 'demoting' | 'promoting';
+  /** While demoting: the primary stepping down. */
+  from: string | null;
   to: string;
+  /** The operator request this carries out, if any. */
+  requestId: string | null;
   /** The failure being repaired; null for a pair's first promotion. */
   failure: Failure | null;
   /** Input that decided this promotion. */
@@ -70,11 +82,20 @@ export type PairState = Readonly<{
   failure: Failure | null;
   lastSwitchover: LastSwitchover | null;
   lastRefusal: string | null;
+  /** Paused by an operator: failures are shown, nothing is done automatically. */
+  paused: boolean;
+  /**
+   * A promotion given up on (its target stopped being available) that the target's LCA has not
+   * answered yet: it may still carry it out, so no other member is promoted until it is answered,
+   * the target's run ends, or its host is lost (rule 7).
+   */
+  unresolved: Readonly<{ app: string; incarnation: number; command: string }> | null;
 }>;
 
 export type TimerPurpose =
   | Readonly<{ kind: 'restart'; app: string }>
-  | Readonly<{ kind: 'promote-timeout'; pair: string; command: string }>;
+  | Readonly<{ kind: 'promote-timeout'; pair: string; command: string }>
+  | Readonly<{ kind: 'demote-timeout'; pair: string; command: string }>;
 
 export type PendingTimer = Readonly<{ id: string; at: number; purpose: TimerPurpose }>;
 
@@ -108,7 +129,7 @@ export const initialState = (): State => ({
   lastSeq: 0,
 });
 
-export const newHost = (id: string): HostState => ({ id, lca: 'unknown', incarnation: null, lastN: 0, resumedN: 0, lostAt: null });
+export const newHost = (id: string): HostState => ({ id, lca: 'unknown', draining: false, incarnation: null, lastN: 0, resumedN: 0, lostAt: null });
 
 export const newApp = (id: string, host: string): AppState => ({
   id,
@@ -122,12 +143,17 @@ export const newApp = (id: string, host: string): AppState => ({
   attempt: 0,
   gaveUp: false,
   pendingStart: null,
+  unavailableSeq: null,
+  fenced: false,
 });
 
 export type PairView = 'ok' | 'switching' | 'degraded' | 'waiting-operator' | 'paused';
 
-export const pairView = (p: PairState): PairView => {
+export const pairView = (p: PairState, s?: State): PairView => {
+  if (p.paused) return 'paused';
   if (p.switching) return 'switching';
+  const current = p.current ? s?.apps[p.current] : undefined;
+  if (p.current && current?.status === 'service-unavailable') return p.autoSwitchover ? 'degraded' : 'waiting-operator';
   if (p.current) return 'ok';
   if (p.failure && !p.autoSwitchover) return 'waiting-operator';
   return 'degraded';

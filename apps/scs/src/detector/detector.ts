@@ -1,7 +1,7 @@
 import type { Heartbeat } from '@ha/events';
 
 /** What the detector needs to know of the projected state. */
-export type HostView = { id: string; lca: 'up' | 'lost' | 'unknown'; lostAt: number | null };
+export type HostView = { id: string; lca: 'up' | 'lost' | 'unknown' | 'drained'; lostAt: number | null };
 
 export type LastHeartbeat = { hb: Heartbeat; seq: number; at: number; mono: number };
 
@@ -57,6 +57,7 @@ export class Detector {
     this.#lastTick = mono;
     const out: Observation[] = [];
     for (const h of hosts) {
+      if (h.lca === 'drained') continue; // stopped on purpose: its silence is expected
       const last = this.last.get(h.id);
       if (h.lca === 'lost') {
         this.#declared.delete(h.id);

@@ -10,7 +10,7 @@ export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbea
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((h) => {
       const hb = heartbeats.get(h.id);
-      return { id: h.id, lca: h.lca === 'up' ? 'up' : 'lost', lastHeartbeatAt: hb ? new Date(hb.at).toISOString() : null, incarnation: h.incarnation };
+      return { id: h.id, lca: h.lca === 'up' ? 'up' : h.lca === 'drained' ? 'drained' : 'lost', draining: h.draining, lastHeartbeatAt: hb ? new Date(hb.at).toISOString() : null, incarnation: h.incarnation };
     }),
   applications: Object.values(s.apps)
     .sort((a, b) => a.id.localeCompare(b.id))
@@ -25,6 +25,7 @@ export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbea
         restarts: a.restarts,
         incarnation: a.incarnation,
         gaveUp: a.gaveUp,
+        fenced: a.fenced,
       };
     }),
   pairs: Object.values(s.pairs)
@@ -36,8 +37,9 @@ export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbea
       type: p.type,
       autoSwitchover: p.autoSwitchover,
       current: p.current,
-      state: pairView(p),
+      state: pairView(p, s),
       lastRefusal: p.lastRefusal,
       lastFailure: p.failure,
+      paused: p.paused,
     })),
 });
