@@ -1,20 +1,24 @@
 import { connectOnce, DEFAULT_NATS_URL, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
 import { codec, StatusDocSchema, subjects } from '@ha/events';
 import { formatStatus } from './format.js';
+import { request } from './request.js';
 
 const FLAGS: FlagSpec = {
   nats: { value: true, help: 'NATS URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
   json: { value: false, help: 'status: print the status document as JSON' },
-  timeout: { value: true, help: 'milliseconds to wait for an answer', default: '3000' },
+  timeout: { value: true, help: 'milliseconds to wait for an answer (status 3000, switchover/pause/resume 15000)' },
 };
 
 const ABOUT = `Operator CLI.
 
 commands:
   status [--json]        the state view, from the SCS (request/reply on ${subjects.status})
-  switchover <pair>      manual switchover (arrives with the next release)
+  switchover <pair>      graceful manual switchover: the primary is demoted and confirms, then the
+                         backup is promoted; waits for the announcement (reason manual)
+  pause <pair>           failures of the pair are shown, nothing is done automatically
+  resume <pair>          automatic handling again
 
-exit codes: 0 ok, 1 refused, 2 usage error, timeout or no connection`;
+exit codes: 0 done, 1 refused (the reason is printed), 2 usage error, timeout or no connection`;
 
 const fail = (msg: string): never => {
   process.stderr.write(`hactl: ${msg}\n`);
@@ -30,7 +34,7 @@ runMain('hactl', async () => {
     return;
   }
   const url = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
-  const timeout = Number(str(args.flags['timeout']) ?? '3000');
+  const timeout = Number(str(args.flags['timeout']) ?? (cmd === 'status' ? '3000' : '15000'));
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--timeout wants a positive number of milliseconds');
   switch (cmd) {
     case 'status': {
@@ -50,8 +54,21 @@ runMain('hactl', async () => {
       return;
     }
     case 'switchover':
-      fail('switchover is not available yet (manual switchover arrives with the next release)');
+    case 'pause':
+    case 'resume': {
+      const [pair, extra] = rest;
+      if (!pair) throw new UsageError(`${cmd} needs a pair, e.g. hactl ${cmd} counter-a`);
+      if (extra) throw new UsageError(`${cmd} takes one pair, got also ${extra}`);
+      const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${url}: ${e.message}`));
+      try {
+        const r = await request(nc, cmd, pair, timeout);
+        (r.code === 2 ? process.stderr : process.stdout).write(r.code === 2 ? `hactl: ${r.message}\n` : r.message + '\n');
+        process.exitCode = r.code;
+      } finally {
+        await nc.close();
+      }
       return;
+    }
     default:
       throw new UsageError(`unknown command ${cmd}; see hactl --help`);
   }
