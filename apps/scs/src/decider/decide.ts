@@ -113,8 +113,10 @@ const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
   return n;
 };
 
-const pairOf = (c: Ctx, app: string): PairState | undefined =>
-  Object.values(c.d.pairs).find((p) => p.primary === app || p.backup === app);
+const pairOf = (c: Ctx, app: string): PairState | undefined => {
+  const id = c.d.base.pairOfApp[app];
+  return id === undefined ? undefined : c.d.pairs[id];
+};
 
 const appsOnHost = (c: Ctx, host: string): AppState[] => Object.values(c.d.apps).filter((a) => a.host === host);
 
@@ -369,8 +371,13 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
     const gone = t.purpose.kind === 'restart' ? !apps[t.purpose.app] : !pairs[t.purpose.pair];
     if (gone) c.d.clearTimer(t.id);
   }
+  const pairOfApp: Record<string, string> = {};
+  for (const p of Object.values(pairs)) {
+    pairOfApp[p.primary] = p.id;
+    pairOfApp[p.backup] = p.id;
+  }
   c.d.replaceAll(hosts, apps, pairs);
-  c.d.set({ config: cfg, configSeq: c.seq });
+  c.d.set({ config: cfg, configSeq: c.seq, pairOfApp });
   reconcileAll(c);
   return true;
 };

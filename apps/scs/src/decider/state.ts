@@ -110,6 +110,8 @@ export type State = Readonly<{
   apps: Readonly<Record<string, AppState>>;
   pairs: Readonly<Record<string, PairState>>;
   timers: Readonly<Record<string, PendingTimer>>;
+  /** Index from the configuration: the pair each application belongs to. */
+  pairOfApp: Readonly<Record<string, string>>;
   /** Inputs seen, and ignored as stale or duplicate (for status and audits). */
   counts: Readonly<{ inputs: number; ignored: number }>;
   lastSeq: number;
@@ -125,6 +127,7 @@ export const initialState = (): State => ({
   apps: {},
   pairs: {},
   timers: {},
+  pairOfApp: {},
   counts: { inputs: 0, ignored: 0 },
   lastSeq: 0,
 });
@@ -159,7 +162,9 @@ export const pairView = (p: PairState, s?: State): PairView => {
   return 'degraded';
 };
 
-export const pairOfApp = (s: State, app: string): PairState | undefined =>
-  Object.values(s.pairs).find((p) => p.primary === app || p.backup === app);
+export const pairOfApp = (s: State, app: string): PairState | undefined => {
+  const id = s.pairOfApp[app];
+  return id === undefined ? undefined : s.pairs[id];
+};
 
 export const hostUp = (s: State, host: string): boolean => s.hosts[host]?.lca === 'up';
