@@ -39,7 +39,7 @@ describe('a primary process fails (SIGKILL)', () => {
     const announced = c.nextSwitchover('app1');
     process.kill(victim.pid!, 'SIGKILL');
     const a = await announced;
-    expect(a).toMatchObject({ pair: 'app1', from: { app: 'app1', host: 'host-a' }, to: { app: 'app1b', host: 'host-b', endpoint: '127.0.0.1:17500' }, reason: 'process-exit', epoch: before.scs.epoch });
+    expect(a).toMatchObject({ pair: 'app1', from: { app: 'app1', host: 'host-a' }, to: { app: 'app1b', host: 'host-b', endpoint: c.endpoint('app1b') }, reason: 'process-exit', epoch: before.scs.epoch });
     expect(typeof a.causeSeq).toBe('number');
     expect(Number.isNaN(Date.parse(a.at))).toBe(false);
     const events = await c.events();
@@ -52,7 +52,7 @@ describe('a primary process fails (SIGKILL)', () => {
     // KV follows
     const kv = await new Kvm(c.nc).open(PRIMARIES_BUCKET);
     const entry = PrimaryEntrySchema.parse((await kv.get('app1'))?.json());
-    expect(entry).toMatchObject({ pair: 'app1', app: 'app1b', host: 'host-b', endpoint: '127.0.0.1:17500', epoch: a.epoch });
+    expect(entry).toMatchObject({ pair: 'app1', app: 'app1b', host: 'host-b', endpoint: c.endpoint('app1b'), epoch: a.epoch });
     // the failed application comes back, by SCS decision, as backup, and stays backup
     const s = await c.waitStatus('app1 restarted as backup', (st) => {
       const app1 = c.app(st, 'app1');

@@ -16,8 +16,11 @@ describe('a host is lost', () => {
     c = await Cluster.start(spec);
   });
   afterEach(async () => {
-    if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
-    await c?.stop();
+    try {
+      if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
+    } finally {
+      await c?.stop();
+    }
   });
 
   const appPids = async (host: string) => (await c.status()).applications.filter((a) => a.host === host).map((a) => a.pid!);

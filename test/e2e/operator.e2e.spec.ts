@@ -29,8 +29,11 @@ describe('operator control', () => {
     c = await Cluster.start(spec);
   });
   afterAll(async () => {
-    if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
-    await c?.stop();
+    try {
+      if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
+    } finally {
+      await c?.stop();
+    }
   });
 
   it('hactl switchover: graceful (demote confirmed, then promote), reason manual, no process restarted, exit 0', async () => {

@@ -14,8 +14,11 @@ describe('one active SCS', () => {
     c = await Cluster.start(spec);
   });
   afterEach(async () => {
-    if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
-    await c?.stop();
+    try {
+      if (c) expect(neverTwoPrimaries(await c.events())).toEqual([]);
+    } finally {
+      await c?.stop();
+    }
   });
 
   it('SIGKILL of the active SCS: a standby takes over with a higher epoch within leaseMs plus a margin, and failover keeps working', async () => {

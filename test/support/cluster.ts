@@ -8,6 +8,7 @@ import { AnnouncementSchema, codec, EVENTS_STREAM, StatusDocSchema, subjects, ty
 import { NatsServer } from './natsServer.js';
 import { RedisServer } from './redisServer.js';
 import { spawnLogged, type Proc } from './processes.js';
+import { createServer } from 'node:net';
 import { freePort, until } from './ports.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,7 +35,30 @@ export type ClusterSpec = {
   /** Give every SCS `--http 127.0.0.1:<free port>`. */
   scsHttp?: boolean;
   cluster?: string;
+  /** Extra fields for every application (e.g. `probe: { kind: 'sdk' }`), or per application id. */
+  app?: (id: string, port: number) => Record<string, unknown>;
+  /** Redundancy fields added to every pair (e.g. `whenAgentLost: 'keep-serving'`). */
+  redundancy?: Record<string, unknown>;
+  /** First application port; by default a free range is chosen per cluster. */
+  portBase?: number;
 };
+
+/** A base port with 1000 free ports after it (probed coarsely), so that clusters do not collide. */
+const freePortBase = async (): Promise<number> => {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 400) * 100;
+    const ok = await Promise.all([base, base + 1, base + 500, base + 501].map((p) => portFree(p)));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error('no free port range found');
+};
+
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 
 /** A whole cluster as separate processes: nats-server, redis-server, the real `scs` and `lca` bins. */
 export class Cluster {
@@ -50,33 +74,55 @@ export class Cluster {
     readonly redis: RedisServer,
     readonly configPath: string,
     readonly spec: ClusterSpec,
+    readonly config: Record<string, unknown>,
   ) {}
 
-  static config(spec: ClusterSpec): Record<string, unknown> {
-    const command = (port: number) => (spec.command ?? ['sleep', '100000']).map((a) => a.replace('{port}', String(port)));
+  /** The endpoint (`host:port`) of an application in this cluster's configuration. */
+  endpoint(app: string): string {
+    const a = (this.config['applications'] as { id: string; endpoint: string }[]).find((x) => x.id === app);
+    if (!a) throw new Error(`no application ${app}`);
+    return a.endpoint;
+  }
+
+  /**
+   * `{port}`, `{id}` and `{dir}` in the command are replaced per application. Ports are
+   * `portBase + i` for primaries and `portBase + 500 + i` for backups.
+   */
+  static config(spec: ClusterSpec, dir = '', portBase = spec.portBase ?? 17000): Record<string, unknown> {
+    const cmd = (id: string, port: number) => (spec.command ?? ['sleep', '100000']).map((a) => a.replace('{port}', String(port)).replace('{id}', id).replace('{dir}', dir));
     return {
       cluster: spec.cluster ?? 'test',
       timing: { ...FAST_TIMING, ...spec.timing },
       restart: { initialDelayMs: 100, maxDelayMs: 2000, maxAttempts: 0, ...spec.restart },
       hosts: spec.hosts.map((id) => ({ id })),
       applications: spec.pairs.flatMap((p, i) => [
-        { id: p.primary, host: p.primaryHost, command: command(17000 + i), endpoint: `127.0.0.1:${17000 + i}`, redundancy: { backup: p.backup, autoSwitchover: p.autoSwitchover ?? true } },
-        { id: p.backup, host: p.backupHost, command: command(17500 + i), endpoint: `127.0.0.1:${17500 + i}` },
+        { id: p.primary, host: p.primaryHost, command: cmd(p.primary, portBase + i), endpoint: `127.0.0.1:${portBase + i}`, redundancy: { backup: p.backup, autoSwitchover: p.autoSwitchover ?? true, ...spec.redundancy }, ...spec.app?.(p.primary, portBase + i) },
+        { id: p.backup, host: p.backupHost, command: cmd(p.backup, portBase + 500 + i), endpoint: `127.0.0.1:${portBase + 500 + i}`, ...spec.app?.(p.backup, portBase + 500 + i) },
       ]),
     };
   }
 
   /** Starts the brokers, `spec.scs` (default 2) SCS and one LCA per host; waits until every pair has its primary. */
-  static async start(spec: ClusterSpec, opts: { waitReady?: boolean } = {}): Promise<Cluster> {
+  /** Per-host NATS URL for LCAs (a proxy the test controls), set in `opts.prepare`. */
+  readonly lcaUrls = new Map<string, string>();
+
+  static async start(spec: ClusterSpec, opts: { waitReady?: boolean; prepare?: (c: Cluster) => Promise<void> } = {}): Promise<Cluster> {
     const dir = spec.dir ?? mkdtempSync(join(tmpdir(), 'ha-cluster-'));
     const [nats, redis] = await Promise.all([NatsServer.start(dir), RedisServer.start(dir)]);
     const configPath = join(dir, 'cluster.json');
-    writeFileSync(configPath, JSON.stringify(Cluster.config(spec), null, 2));
-    const c = new Cluster(dir, nats, redis, configPath, spec);
+    const config = Cluster.config(spec, dir, spec.portBase ?? (await freePortBase()));
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const c = new Cluster(dir, nats, redis, configPath, spec, config);
     c.nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     for (let i = 1; i <= (spec.scs ?? 2); i++) c.startScs(`scs-${i}`, spec.scsHttp ? `127.0.0.1:${await freePort()}` : undefined);
-    for (const h of spec.hosts) c.startLca(h);
-    if (opts.waitReady ?? true) await c.waitReady();
+    try {
+      await opts.prepare?.(c);
+      for (const h of spec.hosts) c.startLca(h);
+      if (opts.waitReady ?? true) await c.waitReady();
+    } catch (e) {
+      await c.stop(); // a cluster that did not come up leaves nothing behind
+      throw new Error(`${(e as Error).message} (logs in ${dir})`);
+    }
     return c;
   }
 
@@ -91,8 +137,11 @@ export class Cluster {
     return p;
   }
 
-  startLca(host: string): Proc {
-    const p = spawnLogged(`lca-${host}`, process.execPath, [BIN.lca, '--host', host], join(this.dir, `lca-${host}.${++this.#n}.log`), this.env);
+  /** Starts the LCA of `host`; `natsUrl` lets a test route it through a proxy it controls. */
+  startLca(host: string, natsUrl?: string): Proc {
+    const url = natsUrl ?? this.lcaUrls.get(host);
+    const env = url ? { ...this.env, HA_NATS_URL: url } : this.env;
+    const p = spawnLogged(`lca-${host}`, process.execPath, [BIN.lca, '--host', host], join(this.dir, `lca-${host}.${++this.#n}.log`), env);
     this.lcas.set(host, p);
     return p;
   }
@@ -152,7 +201,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.lcas.values()].map((p) => p.stop('SIGTERM')));
+    await Promise.all([...this.lcas.values()].map((p) => p.stop('SIGINT'))); // SIGTERM would drain
     await Promise.all([...this.scs.values()].map((p) => p.stop('SIGTERM')));
     await this.nc?.close().catch(() => undefined);
     await Promise.all([this.nats.stop(), this.redis.stop()]);

@@ -5,6 +5,7 @@ export const demoSpec = (serverPath: string, dir?: string): ClusterSpec => ({
   cluster: 'demo',
   ...(dir ? { dir } : {}),
   scsHttp: true,
+  portBase: 17000,
   hosts: ['host-a', 'host-b', 'host-c'],
   pairs: [
     { primary: 'web-a', backup: 'web-b', primaryHost: 'host-a', backupHost: 'host-b' },

@@ -5,3 +5,4 @@ export * from './redisServer.js';
 export * from './cluster.js';
 export * from './demoSpec.js';
 export * from './golden.js';
+export * from './proxy.js';

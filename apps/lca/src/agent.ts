@@ -11,6 +11,10 @@ import { Outbox } from './outbox.js';
 import { endLeftovers, removeFile, writePidfile, type StateDir } from './pidfiles.js';
 import { demoteIfDeclaredLost, demoteReplacedPrimaries } from './primaries.js';
 import { Supervisor } from './supervisor.js';
+import { AppLinks } from './appLink.js';
+import { Drain } from './drain.js';
+import { RoleHooks } from './hooks.js';
+import { ProbeManager } from './probes.js';
 
 export type LcaOptions = Readonly<{
   host: string;
@@ -49,6 +53,10 @@ export class Lca {
   #checking: Promise<void> | undefined;
   #jsm: JetStreamManager | undefined;
   #disconnectedAt: number | null = null;
+  #probes: ProbeManager | undefined;
+  #links: AppLinks | undefined;
+  #drain: Drain | undefined;
+  #terminating: Promise<void> | undefined;
 
   constructor(private readonly o: LcaOptions) {}
 
@@ -83,10 +91,21 @@ export class Lca {
     this.#outbox = outbox;
     const supervisor = new Supervisor(dir, outbox, log);
     this.#supervisor = supervisor;
+    this.#probes = new ProbeManager(supervisor, log);
+    const links = new AppLinks({
+      supervisor,
+      outbox,
+      log,
+      config: () => this.#config,
+      socketPath: (app) => dir.appSocket(app),
+      mayLease: () => this.#connected && this.#checking === undefined,
+    });
+    supervisor.onStart((m, run) => links.attach(m, run));
+    this.#links = links;
     const claims = new ClaimTracker(js, jsm, log);
     claims.start();
     this.#claims = claims;
-    const commands = new CommandConsumer(host, js, jsm, new CommandProcessor(host, jsm, supervisor, outbox, log, claims), log);
+    const commands = new CommandConsumer(host, js, jsm, new CommandProcessor(host, jsm, supervisor, outbox, log, claims, this.#roleHooks(), links), log);
     this.#commands = commands;
     await this.#retry('create the command consumer', () => commands.ensureConsumer());
     if (this.#stopping) return;
@@ -106,6 +125,7 @@ export class Lca {
       INITIAL_TIMING,
       (gapMs) => this.resumed('paused', gapMs),
     );
+    this.#heartbeat.onStored = (sentMono) => links.heartbeatStored(sentMono);
     this.#heartbeat.start();
 
     this.#configSource = new ConfigSource(js, jsm, log, (c, seq) => this.applyConfig(c.config, `log seq ${seq}`));
@@ -133,7 +153,43 @@ export class Lca {
     const mine = config.applications.filter((a) => a.host === host);
     log.info({ source, cluster: config.cluster, apps: mine.map((a) => a.id) }, 'configuration applied');
     for (const m of supervisor.configure(mine)) void supervisor.stop(m.id);
+    this.#probes?.reconfigure();
+    if (this.#drain) return;
     for (const a of mine) if (!supervisor.get(a.id)?.run) supervisor.start(a.id, null);
+  }
+
+  #roleHooks(): RoleHooks {
+    return new RoleHooks({
+      dir: this.o.dir,
+      timing: () => this.#config?.timing ?? TimingSchema.parse({}),
+      draining: () => this.#drain !== undefined,
+      log: this.o.log,
+    });
+  }
+
+  /**
+   * A stop signal. SIGTERM drains first (drain.ts): `LcaDraining`, then commands are carried out
+   * until nothing here is primary or the drain bound passed. Any other signal, or a second signal
+   * during the drain, stops at once (`LcaStopped` with `drained: false`). Every call returns the
+   * same promise.
+   */
+  terminate(signal: string): Promise<void> {
+    if (this.#terminating) {
+      this.#drain?.interrupt();
+      return this.#terminating;
+    }
+    const outbox = this.#outbox;
+    const supervisor = this.#supervisor;
+    this.#terminating = (async () => {
+      let drained = false;
+      if (signal === 'SIGTERM' && outbox && supervisor && !this.#stopping) {
+        this.o.log.info({ signal }, 'LCA draining');
+        this.#drain = new Drain({ outbox, supervisor, timing: () => this.#config?.timing ?? TimingSchema.parse({}), log: this.o.log });
+        drained = (await this.#drain.run()) !== 'interrupted';
+      }
+      await this.shutdown(signal, drained);
+    })();
+    return this.#terminating;
   }
 
   /**
@@ -163,19 +219,25 @@ export class Lca {
     return this.#checking;
   }
 
-  /** Stops every application, flushes their events (bounded), removes the pidfile. */
-  async shutdown(signal: string): Promise<void> {
+  /**
+   * Stops every application, records `LcaStopped`, flushes the events (bounded), removes the
+   * pidfile. Heartbeats go on until `LcaStopped` is stored, so that the host is not declared lost.
+   */
+  async shutdown(signal: string, drained = false): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     const { log, dir } = this.o;
-    log.info({ signal }, 'LCA stopping');
-    this.#heartbeat?.stop();
+    log.info({ signal, drained }, 'LCA stopping');
     await withTimeout(Promise.all([this.#commands?.stop(), this.#configSource?.stop(), this.#claims?.stop()]), 1000);
+    this.#probes?.stopAll();
     await this.#supervisor?.stopAll();
+    this.#links?.closeAll();
+    void this.#outbox?.publish(() => ({ type: 'LcaStopped', drained }), () => this.#heartbeat?.stop()).catch(() => undefined);
     if (this.#outbox && this.#connected) {
       const flushed = await this.#outbox.flush(SHUTDOWN_FLUSH_MS);
       if (!flushed) log.warn({ pending: this.#outbox.pending }, 'events not stored before exit');
     }
+    this.#heartbeat?.stop();
     this.#outbox?.close();
     removeFile(dir.lcaPidfile);
     if (this.#nc) await withTimeout(this.#nc.close(), 1000);

@@ -2,11 +2,13 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstrea
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
 import { lastOnSubject, sleep } from '@ha/bus';
-import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand } from '@ha/events';
+import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand, type CommandRefused } from '@ha/events';
 import type { EventBody, Outbox } from './outbox.js';
 import type { Supervisor } from './supervisor.js';
 import { ConsumerLoop } from './consumerLoop.js';
 import type { ClaimTracker } from './claims.js';
+import type { CommandGate } from './hooks.js';
+import type { AppLinks } from './appLink.js';
 
 /** Durable consumer name of a host's LCA on `HA_COMMANDS`. */
 export const consumerName = (host: string): string => `lca-${host}`;
@@ -27,6 +29,10 @@ export class CommandProcessor {
     private readonly outbox: Outbox,
     private readonly log: Logger,
     private readonly claims: ClaimTracker,
+    /** Drain refusals and the hooks of applications without the SDK (hooks.ts). */
+    private readonly gate: CommandGate | null = null,
+    /** Role changes of SDK applications, confirmed by the application itself (appLink.ts). */
+    private readonly sdk: Pick<AppLinks, 'handles' | 'changeRole'> | null = null,
   ) {}
 
   async currentEpoch(): Promise<number> {
@@ -46,16 +52,19 @@ export class CommandProcessor {
       this.log.info({ command: cmd.id, host: cmd.host, lca: cmd.lca, ours: lca }, 'command for another LCA incarnation ignored');
       return 'ignored';
     }
-    // Read before acting: nothing below awaits until the state has been changed.
+    // Read before acting: nothing below awaits until the state has been changed (but for a role
+    // change's hooks, after which the run is checked again).
     const [epoch, observed] = await Promise.all([this.currentEpoch(), cmd.action === 'promote' ? this.lastObservation() : Promise.resolve(0)]);
-    const refuse = async (reason: string): Promise<Outcome> => {
-      this.log.warn({ command: cmd.id, app: cmd.app, action: cmd.action, reason }, 'command refused');
-      await this.outbox.publish(() => ({ type: 'CommandRefused', app: cmd.app, command: cmd.id, reason, kind: 'refused' }));
+    const refuse = async (reason: string, kind: CommandRefused['kind'] = 'refused'): Promise<Outcome> => {
+      this.log.warn({ command: cmd.id, app: cmd.app, action: cmd.action, reason, kind }, 'command refused');
+      await this.outbox.publish(() => ({ type: 'CommandRefused', app: cmd.app, command: cmd.id, reason, kind }));
       return 'refused';
     };
     if (cmd.epoch !== epoch) return refuse(`stale epoch ${cmd.epoch}, current ${epoch}`);
     const m = this.supervisor.get(cmd.app);
     if (!m || !m.inConfig) return refuse(`unknown application ${cmd.app}`);
+    const denied = this.gate?.admit(cmd);
+    if (denied) return refuse(denied.reason, denied.kind);
     if (cmd.action === 'start') {
       const r = this.supervisor.start(cmd.app, cmd.id);
       return r.ok ? 'done' : refuse(r.reason);
@@ -73,6 +82,16 @@ export class CommandProcessor {
       case 'promote':
       case 'demote': {
         const role = cmd.action === 'promote' ? 'primary' : 'backup';
+        if (run.role !== role && this.gate) {
+          const gated = await this.gate.beforeRoleChange(m, run, cmd);
+          if (gated) return refuse(gated.reason, gated.kind);
+          if (m.run !== run || run.stopping) return refuse(`exited during the ${cmd.action}`);
+        }
+        if (this.sdk?.handles(m)) {
+          const r = await this.sdk.changeRole(m, run, cmd, role);
+          if (!r.ok) return refuse(r.reason, r.kind);
+          if (m.run !== run || run.stopping) return refuse(`exited during the ${cmd.action}`);
+        }
         run.role = role;
         this.log.info({ app: cmd.app, role, epoch: cmd.epoch, command: cmd.id }, 'role changed');
         const body: EventBody = { type: 'AppRoleChanged', app: cmd.app, incarnation, role, epoch: cmd.epoch, command: cmd.id };

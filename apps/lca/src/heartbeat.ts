@@ -31,6 +31,8 @@ export class HeartbeatLoop {
   lastStoredMono: number | null = null;
   /** Whether the last heartbeat attempt was stored. */
   lastStored = false;
+  /** Called once a heartbeat was stored, with the monotonic time at which it was sent (SDK leases, appLink.ts). */
+  onStored: ((sentMono: number) => void) | undefined;
   sent = 0;
 
   constructor(
@@ -100,6 +102,7 @@ export class HeartbeatLoop {
       pid: process.pid,
       apps: this.source.apps(),
     };
+    const sentMono = monoMs();
     try {
       await this.js.publish(subjects.heartbeat(this.host), codec.encode(hb), { timeout: Math.max(this.#timing.heartbeatMs, 100) });
       this.lastStored = true;
@@ -107,6 +110,7 @@ export class HeartbeatLoop {
       this.sent++;
       if (this.#failing) this.log.info('heartbeats stored again');
       this.#failing = false;
+      this.onStored?.(sentMono);
     } catch (e) {
       this.lastStored = false;
       if (!this.#failing) this.log.warn({ err: (e as Error).message }, 'heartbeat not stored');

@@ -45,11 +45,12 @@ runMain('lca', async () => {
     fileConfig,
     log,
   });
+  // SIGTERM drains first; SIGINT, or a second signal during the drain, stops at once.
   const stop = (signal: NodeJS.Signals): void => {
-    void lca.shutdown(signal).finally(() => process.exit(0));
+    void lca.terminate(signal).finally(() => process.exit(0));
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   process.on('unhandledRejection', (e) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection'));
   try {
     await lca.run();

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { Logger } from '@ha/bus';
-import type { AppSnapshot, ApplicationConfig, Role } from '@ha/events';
+import type { AppSnapshot, ApplicationConfig, ExitCause, Role } from '@ha/events';
 import type { Outbox } from './outbox.js';
 import { removeFile, writePidfile, type StateDir } from './pidfiles.js';
 
@@ -17,6 +17,10 @@ export type Run = {
   role: Role;
   /** Set when the LCA stops it (command, removal from the config, shutdown): its exit is expected. */
   stopping: boolean;
+  /** Set when the LCA killed it as failed (`fail`): its `AppExited` carries this cause. */
+  cause?: ExitCause;
+  /** What an SDK application last reported (appLink.ts); plain processes count as started. */
+  status?: 'starting' | 'started' | 'service-unavailable';
   readonly exited: Promise<void>;
 };
 
@@ -41,12 +45,18 @@ const findSetpriv = (): boolean => {
 export class Supervisor {
   readonly #apps = new Map<string, ManagedApp>();
   #setpriv: boolean | undefined;
+  readonly #onStart: Array<(m: ManagedApp, run: Run) => void> = [];
 
   constructor(
     private readonly dir: StateDir,
     private readonly outbox: Outbox,
     private readonly log: Logger,
   ) {}
+
+  /** Called right after every spawn (probes, application links). */
+  onStart(listener: (m: ManagedApp, run: Run) => void): void {
+    this.#onStart.push(listener);
+  }
 
   get(app: string): ManagedApp | undefined {
     return this.#apps.get(app);
@@ -94,7 +104,10 @@ export class Supervisor {
       this.#setpriv = findSetpriv();
       if (!this.#setpriv) this.log.warn('setpriv --pdeathsig not available: applications will not die with the LCA');
     }
-    const [file, ...args] = this.#setpriv ? ['setpriv', '--pdeathsig', 'KILL', '--', ...cfg.command] : cfg.command;
+    // Rule 9: plain processes die with their LCA; SDK applications outlive it and fence themselves
+    // (or keep serving, as their pair chooses), so they are not tied to it.
+    const dieWithLca = this.#setpriv && cfg.probe.kind !== 'sdk';
+    const [file, ...args] = dieWithLca ? ['setpriv', '--pdeathsig', 'KILL', '--', ...cfg.command] : cfg.command;
     let out: number;
     try {
       out = openSync(this.dir.appLog(app), 'a');
@@ -143,7 +156,7 @@ export class Supervisor {
     this.log.info({ app, pid, command: command ?? undefined }, 'application started');
     void this.outbox
       .publish(
-        () => ({ type: 'AppStarted', app, pid, role: 'backup', command, status: 'started' }),
+        () => ({ type: 'AppStarted', app, pid, role: 'backup', command, status: cfg.probe.kind === 'sdk' ? 'starting' : 'started' }),
         (seq) => {
           run.incarnation = seq;
           m.lastIncarnation = seq;
@@ -155,16 +168,26 @@ export class Supervisor {
       if (m.run === run) m.run = null;
       if (!m.inConfig && !m.run && this.#apps.get(app) === m) this.#apps.delete(app);
       const expected = run.stopping;
-      this.log[expected ? 'info' : 'warn']({ app, pid, code, signal, expected }, 'application exited');
+      this.log[expected ? 'info' : 'warn']({ app, pid, code, signal, expected, cause: run.cause ?? 'exit' }, 'application exited');
       void this.outbox
         .publish(() => {
           if (run.incarnation === null) throw new Error(`AppExited of ${app} before its AppStarted was stored`);
-          return { type: 'AppExited', app, incarnation: run.incarnation, pid, code, signal, expected, cause: 'exit' };
+          return { type: 'AppExited', app, incarnation: run.incarnation, pid, code, signal, expected, cause: run.cause ?? 'exit' };
         })
         .catch(() => undefined);
       onExit();
     });
+    for (const f of this.#onStart) f(m, run);
     return { ok: true, run };
+  }
+
+  /** Kills a failed run at once (SIGKILL); resolves once reaped. Its `AppExited` then carries `cause`. */
+  fail(app: string, run: Run, cause: ExitCause): Promise<void> {
+    if (this.#apps.get(app)?.run !== run || run.stopping || run.cause) return run.exited;
+    run.cause = cause;
+    this.log.warn({ app, pid: run.pid, cause }, 'application failed; SIGKILL');
+    run.child.kill('SIGKILL');
+    return run.exited;
   }
 
   /** SIGTERM, then SIGKILL after the grace; resolves once reaped. */
@@ -196,7 +219,7 @@ export class Supervisor {
   snapshot(): AppSnapshot[] {
     return this.apps().map((m) =>
       m.run
-        ? { app: m.id, incarnation: m.run.incarnation, pid: m.run.pid, status: 'started', role: m.run.role }
+        ? { app: m.id, incarnation: m.run.incarnation, pid: m.run.pid, status: m.run.status ?? 'started', role: m.run.role }
         : { app: m.id, incarnation: m.lastIncarnation, pid: null, status: 'stopped', role: 'none' },
     );
   }

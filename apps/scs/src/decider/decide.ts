@@ -227,7 +227,9 @@ const available = (c: Ctx, id: string): boolean => {
 /** A configured primary that will not be available soon: the backup may take the pair's first promotion. */
 const primaryGone = (c: Ctx, id: string): boolean => {
   const a = c.d.apps[id];
-  return !a || a.gaveUp || a.startedAt !== null || c.d.hosts[a.host]?.lca === 'lost';
+  if (!a || a.gaveUp || c.d.hosts[a.host]?.lca === 'lost') return true;
+  // it ran and is not (re)starting: it failed, or it cannot serve
+  return a.startedAt !== null && a.status !== 'starting' && a.status !== 'started';
 };
 
 /** Acting as primary as far as the log knows: it must be out before another member is promoted (rule 7). */
