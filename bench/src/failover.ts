@@ -7,8 +7,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jetstream } from '@nats-io/jetstream';
+import { codec, subjects } from '@ha/events';
 import { Cluster, FAST_TIMING, until } from '@ha/test';
 import { row, summarize, type Summary } from './stats.js';
+import { benchDecider } from './decider.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name: string, def: number): number => {
@@ -74,14 +77,76 @@ const hostLost = async (trials: number): Promise<{ overhead: Summary; raw: numbe
   return { overhead: summarize(raw), raw };
 };
 
+const COUNTER = join(ROOT, 'examples/counter-server/dist/main.js');
+const sdkCluster = () =>
+  Cluster.start({
+    hosts: ['host-a', 'host-b'],
+    pairs: [{ primary: 's', backup: 'sb', primaryHost: 'host-a', backupHost: 'host-b' }],
+    command: ['node', COUNTER, '--port', '{port}'],
+    app: () => ({ probe: { kind: 'sdk' } }),
+    restart: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+
+/** SIGSTOP of an SDK primary (a hang) to the announcement, minus appTimeoutMs. */
+const hang = async (trials: number): Promise<{ overhead: Summary; raw: number[] }> => {
+  const c = await sdkCluster();
+  const raw: number[] = [];
+  try {
+    for (let i = 0; i < trials; i++) {
+      progress('SIGSTOP SDK primary -> announcement - appTimeoutMs', i, trials);
+      const s = await c.waitStatus('pair ok', (st) => (st.pairs[0]?.state === 'ok' && st.applications.every((a) => a.status === 'started') ? st : undefined), 30_000);
+      const pid = c.app(s, s.pairs[0]!.current!).pid!;
+      await new Promise((r) => setTimeout(r, 120)); // let the restarted member's back-off reset (not measured)
+      const sw = c.nextSwitchover('s', 30_000);
+      const t0 = process.hrtime.bigint();
+      process.kill(pid, 'SIGSTOP');
+      const a = await sw;
+      raw.push(Number(a.receivedAt - t0) / 1e6 - FAST_TIMING.appTimeoutMs);
+    }
+  } finally {
+    await c.stop();
+  }
+  return { overhead: summarize(raw), raw };
+};
+
+/** A manual switchover: operator request stored to the announcement (demote confirmed, then promote). */
+const manual = async (trials: number): Promise<{ total: Summary; raw: number[] }> => {
+  const c = await sdkCluster();
+  const raw: number[] = [];
+  const js = jetstream(c.nc);
+  try {
+    for (let i = 0; i < trials; i++) {
+      progress('manual switchover request -> announcement', i, trials);
+      await c.waitStatus('pair ok', (st) => st.pairs[0]?.state === 'ok' && st.applications.every((a) => a.status === 'started'), 30_000);
+      const got = new Map<number, bigint>();
+      const sub = c.nc.subscribe(subjects.switchover('s'), { callback: (_e, m) => { got.set((m.json<{ causeSeq: number }>()).causeSeq, process.hrtime.bigint()); } });
+      const t0 = process.hrtime.bigint();
+      const pa = await js.publish(subjects.operator('switchover'), codec.encode({ type: 'SwitchoverRequested', v: 1, pair: 's', requestId: `bench-${i}`, by: 'bench' }));
+      const at = await until('announcement', () => got.get(pa.seq), 30_000, 1);
+      sub.unsubscribe();
+      raw.push(Number(at - t0) / 1e6);
+    }
+  } finally {
+    await c.stop();
+  }
+  return { total: summarize(raw), raw };
+};
+
 const main = async () => {
   const trials = arg('trials', 200);
   const hostTrials = arg('host-trials', 100);
+  const hangTrials = arg('hang-trials', 50);
+  const manualTrials = arg('manual-trials', 100);
   const started = new Date().toISOString();
   const kill = await killPrimary(trials);
   process.stderr.write('\n');
   const host = await hostLost(hostTrials);
   process.stderr.write('\n');
+  const hung = await hang(hangTrials);
+  process.stderr.write('\n');
+  const man = await manual(manualTrials);
+  process.stderr.write('\n');
+  const decider = benchDecider(100, 20_000);
   let commit = 'unknown';
   try { commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
   const result = {
@@ -92,14 +157,20 @@ const main = async () => {
     figures: {
       'sigkill-primary-to-announcement-ms': kill.announce,
       'host-lost-announcement-minus-hostTimeoutMs-ms': host.overhead,
+      'hang-announcement-minus-appTimeoutMs-ms': hung.overhead,
+      'manual-switchover-request-to-announcement-ms': man.total,
+      'decider-inputs-per-second': decider,
     },
-    raw: { killPrimary: kill.raw, hostLost: host.raw },
+    raw: { killPrimary: kill.raw, hostLost: host.raw, hang: hung.raw, manual: man.raw },
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(result, null, 2));
   process.stdout.write(`commit ${commit}, ${result.machine.cpus} cpus, node ${process.version}, hostTimeoutMs ${FAST_TIMING.hostTimeoutMs}\n`);
   process.stdout.write(row('SIGKILL primary -> announcement', kill.announce) + '\n');
   process.stdout.write(row('SIGKILL LCA+apps -> announcement - hostTimeout', host.overhead) + '\n');
+  process.stdout.write(row('SIGSTOP SDK app -> announcement - appTimeout', hung.overhead) + '\n');
+  process.stdout.write(row('manual switchover request -> announcement', man.total) + '\n');
+  process.stdout.write(`decider (pure, ${decider.apps} apps in state): ${decider.inputsPerSecond} inputs/s\n`);
   process.stdout.write('written bench/results/latest.json\n');
 };
 

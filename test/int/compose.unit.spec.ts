@@ -32,7 +32,7 @@ describe('docker-compose.yml is the demo', () => {
   it('its cluster file is valid and equals the demo cluster', () => {
     expect(file.ok).toBe(true);
     if (!file.ok) return;
-    const demo = validateConfig(Cluster.config(demoSpec('examples/plain-server/server.mjs')));
+    const demo = validateConfig(Cluster.config(demoSpec('examples/counter-server/dist/main.js')));
     expect(demo.ok).toBe(true);
     if (!demo.ok) return;
     expect(file.config).toEqual(demo.config);

@@ -1,5 +1,5 @@
 // `npm run demo`: a whole cluster on this machine, natively: its own nats-server and redis-server on
-// free ports, two SCS, three hosts (one LCA each), two warm pairs of plain HTTP servers.
+// free ports, two SCS, three hosts (one LCA each), two warm pairs of counter-servers (SDK).
 import { join, resolve } from 'node:path';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { BIN, Cluster } from './cluster.js';
 import { demoSpec } from './demoSpec.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER = join(ROOT, 'examples/plain-server/server.mjs');
+const SERVER = join(ROOT, 'examples/counter-server/dist/main.js');
 
 const main = async (): Promise<void> => {
   const dir = mkdtempSync(join(tmpdir(), 'ha-demo-'));
@@ -29,8 +29,14 @@ The demo cluster is up: hosts host-a, host-b, host-c; pairs web-a/web-b and api-
 Watch it:
   ${hactl} status            (or: npx hactl status, with HA_NATS_URL set as shown)
   ${hactl} status --json
-Cause a failover (SIGKILL the primary web-a, pid ${pidOf('web-a')}):
+Use the service (counter-server: writes go to the primary, the backup refuses them):
+  curl -X POST http://${c.endpoint('web-a')}/incr        curl -X POST http://${c.endpoint('web-b')}/incr   (409: backup)
+Cause a failover (SIGKILL the primary web-a, pid ${pidOf('web-a')}), or hang it (SIGSTOP):
   kill -9 ${pidOf('web-a')}
+Service Unavailable on the primary, and back:   curl -X POST http://${c.endpoint('web-a')}/ha/unavailable   (then /ha/available)
+Manual switchover, pause and resume:
+  ${hactl} switchover api-b      ${hactl} pause api-b      ${hactl} resume api-b
+Drain a host (its primaries move first):   kill -TERM ${c.lcas.get('host-c')?.pid}   (the LCA of host-c)
 Lose a whole host (SIGSTOP the LCA of host-b, pid ${c.lcas.get('host-b')?.pid}, and its applications), then bring it back:
   kill -STOP ${c.lcas.get('host-b')?.pid} ${pidOf('api-b')} ${pidOf('web-b')}   ...   kill -CONT ${c.lcas.get('host-b')?.pid} ${pidOf('api-b')} ${pidOf('web-b')}
 Kill the active SCS (${s.scs.active}, pid ${c.scs.get(s.scs.active ?? '')?.pid}): the other one takes over.
