@@ -6,3 +6,4 @@ export * from './cluster.js';
 export * from './demoSpec.js';
 export * from './golden.js';
 export * from './proxy.js';
+export * from './chaos.js';

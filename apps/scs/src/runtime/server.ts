@@ -59,6 +59,8 @@ export class ControlServer {
   #timers: NodeJS.Timeout[] = [];
   #events: ConsumerMessages | null = null;
   #heartbeats: ConsumerMessages | null = null;
+  #lastAnyHeartbeat = monoMs();
+  #feedSuspect = false;
   #http: Server | null = null;
   #leaderBusy = false;
   #lastTickError = '';
@@ -309,27 +311,58 @@ export class ControlServer {
 
   // ---- detector ----------------------------------------------------------------------------
 
+  /** Reads stored heartbeats for as long as the server runs; re-opened when it ends or fails. */
   async #consumeHeartbeats(): Promise<void> {
-    const c = await this.#js.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
-    this.#heartbeats = await c.consume();
-    for await (const m of this.#heartbeats) {
-      const hb = parseHeartbeat(m.data);
-      if (!hb.ok) {
-        this.malformed++;
-        this.#log.warn({ subject: m.subject, seq: m.seq, err: hb.error }, 'malformed heartbeat skipped');
-        continue;
+    while (!this.#stopped) {
+      try {
+        const c = await this.#js.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
+        this.#heartbeats = await c.consume();
+        for await (const m of this.#heartbeats) {
+          const hb = parseHeartbeat(m.data);
+          if (!hb.ok) {
+            this.malformed++;
+            this.#log.warn({ subject: m.subject, seq: m.seq, err: hb.error }, 'malformed heartbeat skipped');
+            continue;
+          }
+          if (m.subject !== subjects.heartbeat(hb.value.host)) {
+            this.malformed++;
+            this.#log.warn({ subject: m.subject, seq: m.seq }, 'heartbeat on a foreign subject skipped');
+            continue;
+          }
+          this.#lastAnyHeartbeat = monoMs();
+          this.#detector.heartbeat(hb.value, m.seq, Number(m.timestampNanos / 1_000_000n), monoMs());
+        }
+      } catch (e) {
+        if (!this.#stopped) this.#log.warn({ err: (e as Error).message }, 'heartbeat consumer failed; re-opening');
       }
-      if (m.subject !== subjects.heartbeat(hb.value.host)) {
-        this.malformed++;
-        this.#log.warn({ subject: m.subject, seq: m.seq }, 'heartbeat on a foreign subject skipped');
-        continue;
-      }
-      this.#detector.heartbeat(hb.value, m.seq, Number(m.timestampNanos / 1_000_000n), monoMs());
+      if (!this.#stopped) await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /**
+   * No stored heartbeat from any host for half a host timeout: far more likely our own feed is
+   * broken (a NATS restart, a stalled consumer) than every host lost at once. The detector gives
+   * every host a fresh timeout and the feed is re-opened, rather than declaring them all lost.
+   */
+  #feedSilent(): boolean {
+    const now = monoMs();
+    const upHosts = Object.values(this.state.hosts).some((h) => h.lca === 'up');
+    if (!upHosts || now - this.#lastAnyHeartbeat <= this.timing.hostTimeoutMs / 2) {
+      this.#feedSuspect = false;
+      return false;
+    }
+    if (!this.#feedSuspect) {
+      this.#log.warn({ silentMs: Math.round(now - this.#lastAnyHeartbeat) }, 'no heartbeat from any host: suspecting our own feed, not the hosts; re-opening it');
+      void this.#heartbeats?.close().catch(() => undefined);
+    }
+    this.#feedSuspect = true;
+    this.#detector.reset(now);
+    return true;
   }
 
   async #detectorTick(): Promise<void> {
     if (!this.canAct()) return;
+    if (this.#feedSilent()) return;
     const hosts = Object.values(this.state.hosts).map((h) => ({ id: h.id, lca: h.lca, lostAt: h.lostAt }));
     for (const o of this.#detector.tick(monoMs(), hosts)) {
       if (!this.canAct()) return;
