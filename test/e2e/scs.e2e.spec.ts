@@ -61,6 +61,9 @@ describe('one active SCS', () => {
     expect(s.scs).toMatchObject({ active: after.scs.active, epoch: after.scs.epoch });
     expect(s.pairs[0]).toMatchObject({ current: 's1b' });
     for (const e of counted) expect(['HostLost', 'TimerFired', 'ConfigApplied', 'HostReturned']).toContain(e.data['type']);
+    // none of the old SCS's commands was carried out once the new claim was stored
+    const carried = events.filter((e) => e.seq > newClaim && e.data['type'] === 'AppRoleChanged' && e.data['epoch'] === before.scs.epoch && e.data['command'] !== null);
+    expect(carried).toEqual([]);
     const refused = events.filter((e) => e.data['type'] === 'CommandRefused');
     for (const r of refused) expect(String(r.data['reason'])).toMatch(/epoch|incarnation|running/);
   });
