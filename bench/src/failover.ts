@@ -132,11 +132,44 @@ const manual = async (trials: number): Promise<{ total: Summary; raw: number[] }
   return { total: summarize(raw), raw };
 };
 
+/** SIGKILL of the active SCS: to the new epoch's claim, and to the first switchover after it. */
+const takeover = async (trials: number): Promise<{ claim: Summary; firstSwitchover: Summary; raw: { claim: number[]; first: number[] } }> => {
+  const c = await Cluster.start({
+    hosts: ['host-a', 'host-b'],
+    pairs: [{ primary: 't', backup: 'tb', primaryHost: 'host-a', backupHost: 'host-b' }],
+    restart: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const claim: number[] = [];
+  const first: number[] = [];
+  try {
+    for (let i = 0; i < trials; i++) {
+      progress('SIGKILL active SCS -> new claim / first switchover', i, trials);
+      const s = await c.waitStatus('steady', (st) => (st.scs.acting && st.pairs[0]?.state === 'ok' && st.applications.every((a) => a.status === 'started') && [...c.scs.values()].every((p) => p.running) ? st : undefined), 30_000);
+      const old = s.scs.active!;
+      const t0 = process.hrtime.bigint();
+      const wall0 = Date.now();
+      c.scs.get(old)!.signal('SIGKILL');
+      const next = await c.waitStatus('new active', (st) => (st.scs.active !== old && st.scs.acting ? st : undefined), 30_000);
+      const claimAt = (await c.events()).find((e) => e.seq === next.scs.epoch)!.at;
+      claim.push(claimAt - wall0);
+      const sw = c.nextSwitchover('t', 30_000);
+      process.kill(c.app(next, next.pairs[0]!.current!).pid!, 'SIGKILL');
+      first.push(Number((await sw).receivedAt - t0) / 1e6);
+      await c.scs.get(old)!.exited;
+      c.startScs(old);
+    }
+  } finally {
+    await c.stop();
+  }
+  return { claim: summarize(claim), firstSwitchover: summarize(first), raw: { claim, first } };
+};
+
 const main = async () => {
   const trials = arg('trials', 200);
   const hostTrials = arg('host-trials', 100);
   const hangTrials = arg('hang-trials', 50);
   const manualTrials = arg('manual-trials', 100);
+  const takeoverTrials = arg('takeover-trials', 10);
   const started = new Date().toISOString();
   const kill = await killPrimary(trials);
   process.stderr.write('\n');
@@ -145,6 +178,8 @@ const main = async () => {
   const hung = await hang(hangTrials);
   process.stderr.write('\n');
   const man = await manual(manualTrials);
+  process.stderr.write('\n');
+  const take = await takeover(takeoverTrials);
   process.stderr.write('\n');
   const decider = benchDecider(100, 20_000);
   let commit = 'unknown';
@@ -159,9 +194,11 @@ const main = async () => {
       'host-lost-announcement-minus-hostTimeoutMs-ms': host.overhead,
       'hang-announcement-minus-appTimeoutMs-ms': hung.overhead,
       'manual-switchover-request-to-announcement-ms': man.total,
+      'scs-killed-to-new-claim-ms': take.claim,
+      'scs-killed-to-first-switchover-after-it-ms': take.firstSwitchover,
       'decider-inputs-per-second': decider,
     },
-    raw: { killPrimary: kill.raw, hostLost: host.raw, hang: hung.raw, manual: man.raw },
+    raw: { killPrimary: kill.raw, hostLost: host.raw, hang: hung.raw, manual: man.raw, takeover: take.raw },
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(result, null, 2));
@@ -170,6 +207,8 @@ const main = async () => {
   process.stdout.write(row('SIGKILL LCA+apps -> announcement - hostTimeout', host.overhead) + '\n');
   process.stdout.write(row('SIGSTOP SDK app -> announcement - appTimeout', hung.overhead) + '\n');
   process.stdout.write(row('manual switchover request -> announcement', man.total) + '\n');
+  process.stdout.write(row(`SIGKILL active SCS -> new claim (leaseMs ${FAST_TIMING.leaseMs})`, take.claim) + '\n');
+  process.stdout.write(row('SIGKILL active SCS -> a switchover after it', take.firstSwitchover) + '\n');
   process.stdout.write(`decider (pure, ${decider.apps} apps in state): ${decider.inputsPerSecond} inputs/s\n`);
   process.stdout.write('written bench/results/latest.json\n');
 };
