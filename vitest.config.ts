@@ -18,6 +18,18 @@ export default defineConfig({
         },
       },
       {
+        // Not part of `npm test` yet: it still finds an intermittent overlap of two primaries (see the
+        // issue notes). `npm run test:chaos` runs the 60 s seeded run; `npm run chaos` a longer one.
+        test: {
+          name: 'chaos',
+          include: ['**/*.chaos.spec.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['**/*.e2e.spec.ts'],

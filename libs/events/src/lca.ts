@@ -132,7 +132,8 @@ export const LcaResumedSchema = z.object({
   type: z.literal('LcaResumed'),
   ...fromLca,
   gapMs: z.number().int().min(0),
-  cause: z.enum(['paused', 'reconnected']),
+  /** `paused`: its timer ran late; `reconnected`: NATS came back; `unstored`: its heartbeats were not stored for a while. */
+  cause: z.enum(['paused', 'reconnected', 'unstored']),
 });
 
 /** The LCA refused a command (stale epoch, wrong incarnation, nothing to act on). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runChaos } from '@ha/test';
 
-// A 60-second seeded fault run (2 SCS, 2 pairs of SDK counter-servers): SIGKILL and SIGSTOP of
+// A 60-second seeded fault run (npm run test:chaos) (2 SCS, 2 pairs of SDK counter-servers): SIGKILL and SIGSTOP of
 // applications, LCAs and SCS instances, an LCA cut from NATS, nats-server and redis-server
 // restarts. `npm run chaos -- --minutes 10 --seed 7` runs a longer one.
 describe('chaos', () => {
