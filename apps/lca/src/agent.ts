@@ -123,7 +123,7 @@ export class Lca {
       },
       log,
       INITIAL_TIMING,
-      (gapMs, cause) => this.resumed(cause, gapMs),
+      (gapMs) => this.resumed('paused', gapMs),
     );
     this.#heartbeat.onStored = (sentMono) => links.heartbeatStored(sentMono);
     this.#heartbeat.start();
@@ -196,7 +196,7 @@ export class Lca {
    * Back from a freeze or an outage: first demote every local primary that the KV says was replaced,
    * then record `LcaResumed` and demote every local primary if the host was declared lost before it.
    */
-  resumed(cause: 'paused' | 'reconnected' | 'unstored', gapMs: number): Promise<void> {
+  resumed(cause: 'paused' | 'reconnected', gapMs: number): Promise<void> {
     if (this.#checking) return this.#checking;
     const kv = this.#kv;
     const jsm = this.#jsm;

@@ -27,8 +27,6 @@ export class HeartbeatLoop {
   #prevTick: number | null = null;
   #stopped = false;
   #failing = false;
-  /** The check for this stretch of unstored heartbeats has run (once per stretch). */
-  #checkedUnstored = false;
   /** Monotonic time of the last heartbeat JetStream stored (for self-fencing). */
   lastStoredMono: number | null = null;
   /** Whether the last heartbeat attempt was stored. */
@@ -43,7 +41,7 @@ export class HeartbeatLoop {
     private readonly source: HeartbeatSource,
     private readonly log: Logger,
     timing: HeartbeatTiming,
-    private readonly onGap: (gapMs: number, cause: 'paused' | 'unstored') => Promise<void>,
+    private readonly onGap: (gapMs: number) => Promise<void>,
   ) {
     this.#timing = timing;
   }
@@ -81,16 +79,10 @@ export class HeartbeatLoop {
 
   async #beat(gap: number): Promise<void> {
     // Half the host timeout: the detector's silence also counts the time before our last tick.
-    // Heartbeats not stored for as long (JetStream slow or restarting while the connection stayed up)
-    // is the same gap as far as the detector is concerned: leases lapsed, the host may have been
-    // declared lost, so the same check runs before anything is leased again (found by chaos).
-    const unstored = this.lastStoredMono === null ? 0 : monoMs() - this.lastStoredMono;
-    const threshold = this.#timing.hostTimeoutMs / 2;
-    if (gap > threshold || (unstored > threshold && !this.#checkedUnstored)) {
-      this.log.warn({ gapMs: gap, unstoredMs: Math.round(unstored) }, gap > threshold ? 'heartbeat timer was late: checking primaries first' : 'heartbeats not stored for a while: checking primaries first');
-      this.#checkedUnstored = true;
+    if (gap > this.#timing.hostTimeoutMs / 2) {
+      this.log.warn({ gapMs: gap }, 'heartbeat timer was late: checking primaries first');
       try {
-        await this.onGap(Math.max(gap, unstored), gap > threshold ? 'paused' : 'unstored');
+        await this.onGap(gap);
       } catch (e) {
         this.log.error({ err: (e as Error).message }, 'check after a gap failed');
       }
@@ -115,7 +107,6 @@ export class HeartbeatLoop {
       await this.js.publish(subjects.heartbeat(this.host), codec.encode(hb), { timeout: Math.max(this.#timing.heartbeatMs, 100) });
       this.lastStored = true;
       this.lastStoredMono = monoMs();
-      this.#checkedUnstored = false;
       this.sent++;
       if (this.#failing) this.log.info('heartbeats stored again');
       this.#failing = false;

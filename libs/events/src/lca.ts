@@ -132,8 +132,7 @@ export const LcaResumedSchema = z.object({
   type: z.literal('LcaResumed'),
   ...fromLca,
   gapMs: z.number().int().min(0),
-  /** `paused`: its timer ran late; `reconnected`: NATS came back; `unstored`: its heartbeats were not stored for a while. */
-  cause: z.enum(['paused', 'reconnected', 'unstored']),
+  cause: z.enum(['paused', 'reconnected']),
 });
 
 /** The LCA refused a command (stale epoch, wrong incarnation, nothing to act on). */
