@@ -4,12 +4,13 @@ import type { KV, Logger, NatsConnection } from '@ha/bus';
 import { connectForever, ensureStreams, monoMs, openPrimaries, sleep } from '@ha/bus';
 import { TimingSchema, type ClusterConfig } from '@ha/events';
 import { ClaimTracker } from './claims.js';
+import { OwnObservations } from './observations.js';
 import { CommandConsumer, CommandProcessor } from './commands.js';
 import { ConfigSource } from './configSource.js';
 import { HeartbeatLoop } from './heartbeat.js';
 import { Outbox } from './outbox.js';
 import { endLeftovers, removeFile, writePidfile, type StateDir } from './pidfiles.js';
-import { demoteIfDeclaredLost, demoteReplacedPrimaries } from './primaries.js';
+import { demoteAll, demoteIfDeclaredLost, demoteReplacedPrimaries } from './primaries.js';
 import { Supervisor } from './supervisor.js';
 import { AppLinks } from './appLink.js';
 import { Drain } from './drain.js';
@@ -49,6 +50,9 @@ export class Lca {
   #configSource: ConfigSource | undefined;
   #commands: CommandConsumer | undefined;
   #claims: ClaimTracker | undefined;
+  #own: OwnObservations | undefined;
+  /** Event number of this incarnation's last stored LcaResumed. */
+  #resumedN = 0;
   #config: ClusterConfig | null = null;
   #checking: Promise<void> | undefined;
   #jsm: JetStreamManager | undefined;
@@ -128,6 +132,18 @@ export class Lca {
     this.#heartbeat.onStored = (sentMono) => links.heartbeatStored(sentMono);
     this.#heartbeat.start();
 
+    this.#own = new OwnObservations(
+      js,
+      host,
+      () => ({ lca: outbox.incarnation, resumedN: this.#resumedN }),
+      (ev) => {
+        const demoted = demoteAll(supervisor, outbox, ev.epoch);
+        this.#links?.reconcileAll();
+        if (demoted.length > 0) log.warn({ demoted, silenceMs: ev.silenceMs, epoch: ev.epoch }, 'this host was declared lost: its primaries demoted at once');
+      },
+      log,
+    );
+    this.#own.start();
     this.#configSource = new ConfigSource(js, jsm, log, (c, seq) => this.applyConfig(c.config, `log seq ${seq}`));
     const found = await this.#configSource.start();
     if (this.#stopping) return;
@@ -208,7 +224,9 @@ export class Lca {
       try {
         const replaced = await demoteReplacedPrimaries(kv, this.#config, supervisor, outbox, log);
         const stored = await outbox.publish(() => ({ type: 'LcaResumed', gapMs: Math.max(0, Math.round(gapMs)), cause }));
+        this.#resumedN = stored.event.n;
         const lost = await demoteIfDeclaredLost(jsm, host, outbox.incarnation, stored.seq, supervisor, outbox, log);
+        this.#links?.reconcileAll();
         log.info({ cause, gapMs, demoted: replaced + lost, resumedSeq: stored.seq }, 'resumed: primaries checked');
       } catch (e) {
         log.warn({ cause, err: (e as Error).message }, 'cannot check primaries after resuming');
@@ -228,7 +246,7 @@ export class Lca {
     this.#stopping = true;
     const { log, dir } = this.o;
     log.info({ signal, drained }, 'LCA stopping');
-    await withTimeout(Promise.all([this.#commands?.stop(), this.#configSource?.stop(), this.#claims?.stop()]), 1000);
+    await withTimeout(Promise.all([this.#commands?.stop(), this.#configSource?.stop(), this.#claims?.stop(), this.#own?.stop()]), 1000);
     this.#probes?.stopAll();
     await this.#supervisor?.stopAll();
     this.#links?.closeAll();
@@ -257,6 +275,7 @@ export class Lca {
         this.#commands?.restart();
         this.#configSource?.restart();
         this.#claims?.restart();
+        this.#own?.restart();
         void this.resumed('reconnected', gap);
       }
     }

@@ -94,6 +94,11 @@ export class AppLinks {
     for (const link of this.#links.values()) link.renewLease();
   }
 
+  /** Tells every SDK application at once of a demotion the LCA made on its own (not at the next ping). */
+  reconcileAll(): void {
+    for (const link of this.#links.values()) link.reconcile();
+  }
+
   closeAll(): void {
     for (const link of this.#links.values()) link.close('LCA stopping');
     this.#links.clear();
@@ -402,6 +407,10 @@ class AppLink {
       });
       return;
     }
+    this.#reconcile();
+  }
+
+  reconcile(): void {
     this.#reconcile();
   }
 

@@ -119,6 +119,20 @@ describe('lca across processes and outages', () => {
     await bed.waitForHeartbeat(H, (h) => h.apps[0]?.role === 'backup');
   });
 
+  it('demotes its primaries at once when its own host is declared lost, even without a gap of its own', async () => {
+    const t = await setup(PAIR);
+    await promote('a', t);
+    const epoch = await bed.claim('scs-2');
+    const lost = await bed.publishRaw(
+      subjects.observation(H),
+      codec.encode({ type: 'HostLost', v: 1, epoch, scs: 'scs-2', host: H, lca: t.lca, n: 99, lastHeartbeatAt: null, silenceMs: 700 }),
+    );
+    const demoted = await log.waitFor('AppRoleChanged', (e) => e.app === 'a' && e.role === 'backup');
+    expect(demoted.seq).toBeGreaterThan(lost);
+    expect(demoted.event).toMatchObject({ command: null, epoch });
+    expect(log.events.some((e) => e.event.type === 'LcaResumed')).toBe(false);
+  });
+
   it('after a freeze, demotes its primaries if its host was declared lost before its LcaResumed', async () => {
     const t = await setup(PAIR);
     await promote('a', t);
@@ -132,8 +146,9 @@ describe('lca across processes and outages', () => {
     t.proc.signal('SIGCONT');
     const resumed = await log.waitFor('LcaResumed', (e) => e.cause === 'paused');
     expect(resumed.seq).toBeGreaterThan(lost);
+    // demoted on its own: by the resume check, or already by watching its own host's observations
     const demoted = await log.waitFor('AppRoleChanged', (e) => e.app === 'a' && e.role === 'backup');
-    expect(demoted.seq).toBeGreaterThan(resumed.seq);
+    expect(demoted.seq).toBeGreaterThan(lost);
     expect(demoted.event).toMatchObject({ command: null, epoch: epoch2 });
   });
 

@@ -90,3 +90,7 @@ export const demoteIfDeclaredLost = async (
   }
   return demoted;
 };
+
+/** Demotes every local primary on the LCA's own authority (its host was declared lost); returns how many. */
+export const demoteAll = (supervisor: Supervisor, outbox: Outbox, epoch: number): string[] =>
+  primaries(supervisor).flatMap(({ app, run }) => (demote(supervisor, outbox, app, run, epoch) ? [app] : []));
