@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+
 type Ev = { seq: number; data: Record<string, unknown> };
 
 /**
@@ -49,4 +51,14 @@ export const neverTwoPrimaries = (events: Ev[]): string[] => {
     for (const [p, apps] of acting) if (apps.length > 1) out.push(`seq ${e.seq}: pair ${p} has primaries ${apps.join(', ')}`);
   }
   return out;
+};
+
+/** Teardown of an e2e cluster: checks that the log never shows two primaries of a pair, then always stops it. */
+export const stopChecked = async (c: { events(): Promise<Ev[]>; stop(): Promise<void> } | undefined): Promise<void> => {
+  if (!c) return;
+  try {
+    expect(neverTwoPrimaries(await c.events())).toEqual([]);
+  } finally {
+    await c.stop();
+  }
 };
