@@ -7,7 +7,7 @@ import { ClaimTracker } from './claims.js';
 import { OwnObservations } from './observations.js';
 import { CommandConsumer, CommandProcessor } from './commands.js';
 import { ConfigSource } from './configSource.js';
-import { HeartbeatLoop } from './heartbeat.js';
+import { HeartbeatLoop, type ResumeCause } from './heartbeat.js';
 import { Outbox } from './outbox.js';
 import { endLeftovers, removeFile, writePidfile, type StateDir } from './pidfiles.js';
 import { demoteAll, demoteIfDeclaredLost, demoteReplacedPrimaries } from './primaries.js';
@@ -53,6 +53,7 @@ export class Lca {
   #own: OwnObservations | undefined;
   /** Event number of this incarnation's last stored LcaResumed. */
   #resumedN = 0;
+  #lastCheckStart: number | null = null;
   #config: ClusterConfig | null = null;
   #checking: Promise<void> | undefined;
   #jsm: JetStreamManager | undefined;
@@ -124,10 +125,11 @@ export class Lca {
         apps: () => supervisor.snapshot(),
         connected: () => this.#connected,
         resuming: () => this.#checking,
+        lastCheckStart: () => this.#lastCheckStart,
       },
       log,
       INITIAL_TIMING,
-      (gapMs) => this.resumed('paused', gapMs),
+      (gapMs, cause) => this.resumed(cause, gapMs),
     );
     this.#heartbeat.onStored = (sentMono) => links.heartbeatStored(sentMono);
     this.#heartbeat.start();
@@ -212,7 +214,7 @@ export class Lca {
    * Back from a freeze or an outage: first demote every local primary that the KV says was replaced,
    * then record `LcaResumed` and demote every local primary if the host was declared lost before it.
    */
-  resumed(cause: 'paused' | 'reconnected', gapMs: number): Promise<void> {
+  resumed(cause: ResumeCause, gapMs: number): Promise<void> {
     if (this.#checking) return this.#checking;
     const kv = this.#kv;
     const jsm = this.#jsm;
@@ -220,20 +222,27 @@ export class Lca {
     const outbox = this.#outbox;
     const { host, log } = this.o;
     if (!kv || !jsm || !supervisor || !outbox || this.#stopping) return Promise.resolve();
+    this.#lastCheckStart = monoMs();
     this.#checking = (async () => {
-      try {
-        const replaced = await demoteReplacedPrimaries(kv, this.#config, supervisor, outbox, log);
-        const stored = await outbox.publish(() => ({ type: 'LcaResumed', gapMs: Math.max(0, Math.round(gapMs)), cause }));
-        this.#resumedN = stored.event.n;
-        const lost = await demoteIfDeclaredLost(jsm, host, outbox.incarnation, stored.seq, supervisor, outbox, log);
-        this.#links?.reconcileAll();
-        log.info({ cause, gapMs, demoted: replaced + lost, resumedSeq: stored.seq }, 'resumed: primaries checked');
-      } catch (e) {
-        log.warn({ cause, err: (e as Error).message }, 'cannot check primaries after resuming');
-      } finally {
-        this.#checking = undefined;
+      // A check that failed (JetStream still recovering, NATS gone again) is not a check: no lease is
+      // granted and no heartbeat stored until one succeeds (decision 0003).
+      for (let attempt = 1; !this.#stopping; attempt++) {
+        try {
+          const replaced = await demoteReplacedPrimaries(kv, this.#config, supervisor, outbox, log);
+          const stored = await outbox.publish(() => ({ type: 'LcaResumed', gapMs: Math.max(0, Math.round(gapMs)), cause }));
+          this.#resumedN = stored.event.n;
+          const lost = await demoteIfDeclaredLost(jsm, host, outbox.incarnation, stored.seq, supervisor, outbox, log);
+          this.#links?.reconcileAll();
+          log.info({ cause, gapMs, attempt, demoted: replaced + lost, resumedSeq: stored.seq }, 'resumed: primaries checked');
+          return;
+        } catch (e) {
+          if (attempt === 1) log.warn({ cause, err: (e as Error).message }, 'cannot check primaries after resuming; retrying, no lease meanwhile');
+          await sleep(Math.min(50 * attempt, 250));
+        }
       }
-    })();
+    })().finally(() => {
+      this.#checking = undefined;
+    });
     return this.#checking;
   }
 

@@ -11,14 +11,22 @@ export type HeartbeatSource = Readonly<{
   connected: () => boolean;
   /** The resume check under way, if any: no heartbeat is stored before it is done (DESIGN note 0003). */
   resuming: () => Promise<void> | undefined;
+  /** When the last resume check began (monotonic): one begun after a gap started covers it. */
+  lastCheckStart: () => number | null;
 }>;
 
 export type HeartbeatTiming = Readonly<{ heartbeatMs: number; hostTimeoutMs: number }>;
+
+/** Why the LCA checks its primaries before leasing again (`LcaResumed.cause`). */
+export type ResumeCause = 'paused' | 'reconnected' | 'unstored';
 
 /**
  * Publishes the host's heartbeat every `heartbeatMs` through JetStream and awaits the ack; a tick
  * that finds the previous heartbeat still in flight is skipped, never queued. A tick that comes
  * more than `hostTimeoutMs`/2 after the previous one (the process was frozen) first runs `onGap`.
+ * So does a heartbeat stored more than `hostTimeoutMs`/2 after the previous stored one (JetStream
+ * did not store them meanwhile, though the connection may never have dropped): the detector may
+ * have declared the host lost, so no lease follows that heartbeat before the check is done.
  */
 export class HeartbeatLoop {
   #timing: HeartbeatTiming;
@@ -27,6 +35,8 @@ export class HeartbeatLoop {
   #prevTick: number | null = null;
   #stopped = false;
   #failing = false;
+  /** When the last stored heartbeat was sent (monotonic). */
+  #lastStoredSent: number | null = null;
   /** Monotonic time of the last heartbeat JetStream stored (for self-fencing). */
   lastStoredMono: number | null = null;
   /** Whether the last heartbeat attempt was stored. */
@@ -41,7 +51,7 @@ export class HeartbeatLoop {
     private readonly source: HeartbeatSource,
     private readonly log: Logger,
     timing: HeartbeatTiming,
-    private readonly onGap: (gapMs: number) => Promise<void>,
+    private readonly onGap: (gapMs: number, cause: ResumeCause) => Promise<void>,
   ) {
     this.#timing = timing;
   }
@@ -82,7 +92,7 @@ export class HeartbeatLoop {
     if (gap > this.#timing.hostTimeoutMs / 2) {
       this.log.warn({ gapMs: gap }, 'heartbeat timer was late: checking primaries first');
       try {
-        await this.onGap(gap);
+        await this.onGap(gap, 'paused');
       } catch (e) {
         this.log.error({ err: (e as Error).message }, 'check after a gap failed');
       }
@@ -105,11 +115,20 @@ export class HeartbeatLoop {
     const sentMono = monoMs();
     try {
       await this.js.publish(subjects.heartbeat(this.host), codec.encode(hb), { timeout: Math.max(this.#timing.heartbeatMs, 100) });
+      const prev = this.#lastStoredSent;
+      const unstoredMs = prev === null ? 0 : sentMono - prev;
+      this.#lastStoredSent = sentMono;
+      const checkedSince = prev !== null && (this.source.lastCheckStart() ?? -Infinity) > prev;
       this.lastStored = true;
       this.lastStoredMono = monoMs();
       this.sent++;
-      if (this.#failing) this.log.info('heartbeats stored again');
+      if (this.#failing) this.log.info({ unstoredMs: Math.round(unstoredMs) }, 'heartbeats stored again');
       this.#failing = false;
+      if (unstoredMs > this.#timing.hostTimeoutMs / 2 && !checkedSince) {
+        this.log.warn({ unstoredMs: Math.round(unstoredMs) }, 'no heartbeat stored for a while: checking primaries before leasing again');
+        await this.onGap(unstoredMs, 'unstored').catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'check after unstored heartbeats failed'));
+        return;
+      }
       this.onStored?.(sentMono);
     } catch (e) {
       this.lastStored = false;

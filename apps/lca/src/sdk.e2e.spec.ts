@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { codec, type AppExited, type PrimaryEntry } from '@ha/events';
+import { HEARTBEATS_STREAM, codec, type AppExited, type PrimaryEntry } from '@ha/events';
+import { ensureStreams } from '@ha/bus';
 import { until } from '@ha/test';
 import { Bed, type EventLog, type StoredEvent } from '../test/bed.js';
 import { SDK_TIMING, configureSdk, counter, counterApp, http, records, reaped, startSdkLca, type Counter, type Started } from '../test/sdk.js';
@@ -101,6 +102,25 @@ describe('SDK applications under faults', () => {
     expect(on.seq).toBeGreaterThan(resumed.seq);
     // the paused LCA did not judge its application hung on waking
     expect(log.of('AppExited')).toEqual([]);
+  });
+
+  it('heartbeats JetStream does not store for a while (the connection stays up): the primary fences, and no lease comes before a resume check', async () => {
+    const { a1, t, epoch } = await one({ redundancy: { backup: 'b1' } });
+    const promote = await bed.command(H, 'a1', 'promote', { epoch, lca: t.lca, incarnation: t.get('a1').seq });
+    await log.waitFor('AppRoleChanged', (e) => e.command === promote && e.role === 'primary');
+    const fencedBefore = records(a1).length;
+    // The detector could declare the host lost meanwhile; the LCA never lost its connection, so
+    // only the missing acks tell it.
+    await bed.jsm.streams.delete(HEARTBEATS_STREAM);
+    const gone = process.hrtime.bigint();
+    await until('fenced', () => records(a1).slice(fencedBefore).find((r) => r.event === 'fenced'), 5000, 10);
+    await until('unstored past hostTimeoutMs', () => process.hrtime.bigint() - gone > BigInt(SDK_TIMING.hostTimeoutMs) * MS, 5000, 20);
+    await ensureStreams(bed.nc);
+    const resumed = await log.waitFor('LcaResumed', (e) => e.cause === 'unstored');
+    expect(resumed.event.gapMs).toBeGreaterThan(SDK_TIMING.hostTimeoutMs / 2);
+    const on = await log.waitFor('AppSelfFenced', (e) => e.app === 'a1' && !e.fenced);
+    expect(on.seq).toBeGreaterThan(resumed.seq);
+    expect(log.of('LcaResumed').filter((e) => e.event.cause === 'reconnected')).toEqual([]);
   });
 
   it('a keep-serving primary gets unbounded leases: it keeps acting while its LCA is paused', async () => {

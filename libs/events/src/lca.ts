@@ -132,7 +132,8 @@ export const LcaResumedSchema = z.object({
   type: z.literal('LcaResumed'),
   ...fromLca,
   gapMs: z.number().int().min(0),
-  cause: z.enum(['paused', 'reconnected']),
+  /** `paused`: the LCA's own timers were late; `reconnected`: its NATS connection came back; `unstored`: no heartbeat was stored for a while although it was connected. */
+  cause: z.enum(['paused', 'reconnected', 'unstored']),
 });
 
 /** The LCA refused a command (stale epoch, wrong incarnation, nothing to act on). */
