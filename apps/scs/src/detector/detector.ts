@@ -40,6 +40,23 @@ export class Detector {
     this.last.set(hb.host, { hb, seq, at, mono });
   }
 
+  /** Takes back a `lost` verdict not recorded (the store could not be read): it may be reached again. */
+  retract(host: string): void {
+    this.#declared.delete(host);
+  }
+
+  /**
+   * Checks a `lost` verdict against the host's last heartbeat in the store (`stored`, null if none):
+   * a later one than the verdict's basis means our feed was behind, not the host silent. That
+   * heartbeat counts as seen at `mono`, the verdict is withdrawn, and false is returned.
+   */
+  confirm(host: string, basisSeq: number, stored: LastHeartbeat | null, mono: number): boolean {
+    if (!stored || stored.seq <= basisSeq || stored.hb.host !== host) return true;
+    this.#declared.delete(host);
+    this.heartbeat(stored.hb, stored.seq, stored.at, mono);
+    return false;
+  }
+
   /** Starts (or restarts) judging: every host gets a full timeout from now. */
   reset(mono: number): void {
     this.#graceFrom = mono;

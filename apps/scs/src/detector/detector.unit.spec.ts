@@ -44,4 +44,22 @@ describe('detector', () => {
     d.heartbeat(hb('a'), 2, 2_500, 60);
     expect(d.tick(100, [lost])).toEqual([{ kind: 'returned', host: 'a', evidence: expect.objectContaining({ seq: 2 }) }]);
   });
+
+  it('withdraws a verdict when the store holds a later heartbeat than it was based on, and gives the host a fresh timeout', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 3), 10, 5_000, 0);
+    let out: ReturnType<Detector['tick']> = [];
+    for (let m = 50; m <= 1_100 && out.length === 0; m += 50) out = d.tick(m, [up('a')]);
+    expect(out).toEqual([expect.objectContaining({ kind: 'lost', host: 'a' })]);
+    // the feed missed seq 25, which the store holds: the feed was behind, not the host silent
+    expect(d.confirm('a', 10, { hb: hb('a', 4), seq: 25, at: 5_900, mono: 1_100 }, 1_100)).toBe(false);
+    expect(d.last.get('a')?.seq).toBe(25);
+    for (let m = 1_150; m <= 2_100; m += 50) expect(d.tick(m, [up('a')])).toEqual([]);
+    // still silent a full timeout after that heartbeat: declared, on the new basis
+    expect(d.tick(2_150, [up('a')])).toEqual([expect.objectContaining({ kind: 'lost', evidence: expect.objectContaining({ seq: 25 }) })]);
+    // the store has nothing later: the verdict stands
+    expect(d.confirm('a', 25, { hb: hb('a', 4), seq: 25, at: 5_900, mono: 1_100 }, 2_150)).toBe(true);
+    expect(d.confirm('a', 25, null, 2_150)).toBe(true);
+  });
 });

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { isWrongLastSequence, monoMs, openPrimaries, ensureStreams, type Logger, type NatsConnection } from '@ha/bus';
+import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, type Logger, type NatsConnection } from '@ha/bus';
 import {
   codec,
   DecisionRecordSchema,
@@ -44,6 +44,8 @@ export class ControlServer {
   role: Role = 'standby';
   epoch = 0;
   malformed = 0;
+  /** Times the store held a later heartbeat than the detector judged by (a lagging feed). */
+  feedBehind = 0;
   caughtUp = false;
 
   readonly #o: ServerOptions;
@@ -369,6 +371,8 @@ export class ControlServer {
       const epoch = this.epoch;
       try {
         if (o.kind === 'lost') {
+          if (!(await this.#silenceConfirmed(o.host, o.evidence?.seq ?? 0))) continue;
+          if (!this.canAct()) return;
           const ev = o.evidence;
           const input = { type: 'HostLost', v: 1, epoch, scs: this.#o.id, host: o.host, lca: ev?.hb.lca ?? null, n: ev?.hb.n ?? null, lastHeartbeatAt: ev ? new Date(ev.at).toISOString() : null, silenceMs: o.silenceMs } as const;
           await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:lost:${ev?.seq ?? 0}` });
@@ -382,6 +386,29 @@ export class ControlServer {
         this.#log.error({ host: o.host, err: (e as Error).message }, 'observation not stored');
       }
     }
+  }
+
+  /**
+   * Before a host is declared lost, the store itself is asked for the host's last heartbeat: if it
+   * holds a later one than the verdict was based on, our feed was behind (a consumer stalled or
+   * lagging), not the host silent. The later heartbeat counts as seen now, and nothing is declared.
+   * A store that cannot be read declares nothing either: the next tick judges again.
+   */
+  async #silenceConfirmed(host: string, basisSeq: number): Promise<boolean> {
+    let sm;
+    try {
+      sm = await lastOnSubject(this.#jsm, HEARTBEATS_STREAM, subjects.heartbeat(host));
+    } catch (e) {
+      this.#detector.retract(host);
+      this.#log.warn({ host, err: (e as Error).message }, 'cannot read the host\'s last stored heartbeat; not declaring it lost yet');
+      return false;
+    }
+    const hb = sm ? parseHeartbeat(sm.data) : null;
+    const stored = sm && hb?.ok ? { hb: hb.value, seq: sm.seq, at: sm.time.getTime(), mono: monoMs() } : null;
+    if (this.#detector.confirm(host, basisSeq, stored, monoMs())) return true;
+    this.feedBehind++;
+    this.#log.warn({ host, basisSeq, storedSeq: sm?.seq, feedBehind: this.feedBehind }, 'heartbeat feed was behind the store: host not declared lost');
+    return false;
   }
 
   #reportShadow(diffs: ShadowDiff[]): void {
