@@ -36,6 +36,8 @@ export type ChaosReport = {
   seed: number;
   seconds: number;
   faults: Record<string, number>;
+  /** Per fault kind: how many were injected, and how many violations began while one was under way or within the recovery bound after it. */
+  perKind: Record<string, { faults: number; violations: number }>;
   violations: string[];
   recoveredMs: number | null;
   events: number;
@@ -113,6 +115,13 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
   const ends = new Map<number, bigint[]>(); // pid -> times we killed it
   const pauses = new Map<number, [bigint, bigint][]>();
   const counts: Record<string, number> = {};
+  /** Every fault injected: its kind and when it started and ended (monotonic ns). */
+  const windows: { kind: FaultKind; from: bigint; to: bigint }[] = [];
+  const window = (kind: FaultKind, ms: number) => {
+    const from = mono();
+    windows.push({ kind, from, to: from + BigInt(ms) * 1_000_000n });
+    counts[kind] = (counts[kind] ?? 0) + 1; // faults injected (a pick that found its target busy is not one)
+  };
   const pending: Promise<void>[] = [];
   const later = (ms: number, f: () => Promise<void> | void) => pending.push(new Promise((r) => setTimeout(() => void Promise.resolve(f()).catch((e: Error) => log(`heal failed: ${e.message}`)).finally(r), ms)));
   const send = (pid: number, sig: NodeJS.Signals): void => {
@@ -139,7 +148,6 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       await new Promise((r) => setTimeout(r, rnd.int(600, 2000)));
       const kind = rnd.pick(kinds);
       const d = rnd.int(200, 2500);
-      counts[kind] = (counts[kind] ?? 0) + 1;
       try {
         switch (kind) {
           case 'kill-app':
@@ -149,6 +157,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
             const a = rnd.pick(apps);
             if (busy.has(a.id)) break;
             log(`${kind} ${a.id} pid ${a.pid}`);
+            window(kind, kind === 'kill-app' ? 0 : d);
             if (kind === 'kill-app') {
               ends.set(a.pid!, [...(ends.get(a.pid!) ?? []), mono()]);
               process.kill(a.pid!, 'SIGKILL');
@@ -166,6 +175,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
             if (busy.has(h)) break;
             busy.add(h);
             log(`${kind} ${h} for ${d} ms`);
+            window(kind, d);
             if (kind === 'kill-lca') {
               c.lcas.get(h)!.signal('SIGKILL');
               later(d, () => { c.startLca(h); busy.delete(h); });
@@ -184,6 +194,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
             if (busy.has(id)) break;
             busy.add(id);
             log(`${kind} ${id} for ${d} ms`);
+            window(kind, d);
             if (kind === 'kill-scs') {
               c.scs.get(id)!.signal('SIGKILL');
               later(d, () => { c.startScs(id); busy.delete(id); });
@@ -198,6 +209,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
             if (busy.has(kind)) break;
             busy.add(kind);
             log(`${kind} after ${d} ms down`);
+            window(kind, d);
             const server = kind === 'restart-nats' ? c.nats : c.redis;
             await server.stop();
             later(d, async () => { await server.restart(); busy.delete(kind); });
@@ -228,11 +240,16 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       violations.push(`no recovery: ${(e as Error).message}`);
     }
     // ---- the invariants ----
+    // the stream's size first: the cluster still runs, so the dump may hold more, never less
+    const info = await (await jetstreamManager(c.nc)).streams.info(EVENTS_STREAM);
     const lines = await dumpLog(c.nc);
     const events = lines.flatMap((l) => (l.t === 'event' ? [l] : []));
     const decisions = lines.flatMap((l) => (l.t === 'decision' ? [l] : []));
-    const info = await (await jetstreamManager(c.nc)).streams.info(EVENTS_STREAM);
-    if (events.length !== info.state.last_seq || events.some((e, i) => e.seq !== i + 1)) violations.push(`HA_EVENTS has gaps: ${events.length} messages, last seq ${info.state.last_seq}`);
+    const missing = events.findIndex((e, i) => e.seq !== i + 1);
+    if (missing >= 0 || events.length < info.state.last_seq || info.state.messages !== info.state.last_seq) {
+      violations.push(`HA_EVENTS has gaps: ${info.state.messages} messages stored up to seq ${info.state.last_seq}; read ${events.length}${missing >= 0 ? `, first missing seq ${missing + 1}` : ''}`);
+    }
+    const timed: { at: bigint; text: string }[] = [];
     // process deaths the LCAs reported bound the acting intervals too
     const recs: Rec[] = [];
     for (const p of pairs) {
@@ -255,7 +272,10 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       const a = intervals.filter((i) => i.app === p.primary);
       const b = intervals.filter((i) => i.app === p.backup);
       for (const x of a) for (const y of b) {
-        if (x.from < y.to && y.from < x.to) violations.push(`two primaries of ${p.primary}: ${x.app} (pid ${x.pid}) and ${y.app} (pid ${y.pid}) overlap by ${Number((x.to < y.to ? x.to : y.to) - (x.from > y.from ? x.from : y.from)) / 1e6} ms`);
+        if (x.from < y.to && y.from < x.to) {
+          const from = x.from > y.from ? x.from : y.from;
+          timed.push({ at: from, text: `two primaries of ${p.primary}: ${x.app} (pid ${x.pid}) and ${y.app} (pid ${y.pid}) overlap by ${Number((x.to < y.to ? x.to : y.to) - from) / 1e6} ms` });
+        }
       }
     }
     // commands carried out only for the incarnation they name
@@ -263,7 +283,16 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     for (const e of events) {
       const d = JSON.parse(e.data) as { type?: string; app?: string; incarnation?: number; command?: string | null };
       if (d.type === 'AppStarted' && d.app) running.set(d.app, e.seq);
-      if (d.type === 'AppRoleChanged' && d.app && d.command && running.get(d.app) !== d.incarnation) violations.push(`seq ${e.seq}: ${d.command} carried out for incarnation ${d.incarnation} of ${d.app}, current ${running.get(d.app)}`);
+      if (d.type === 'AppRoleChanged' && d.app && d.command && running.get(d.app) !== d.incarnation) timed.push({ at: wallToMono(e.at), text: `seq ${e.seq}: ${d.command} carried out for incarnation ${d.incarnation} of ${d.app}, current ${running.get(d.app)}` });
+    }
+    // a violation is laid at the door of every fault under way when it began, or that ended within the recovery bound before it
+    const perKind: Record<string, { faults: number; violations: number }> = {};
+    for (const k of kinds) perKind[k] = { faults: counts[k] ?? 0, violations: 0 };
+    const reach = BigInt(bound) * 1_000_000n;
+    for (const v of timed) {
+      const near = [...new Set(windows.filter((w) => w.from <= v.at && v.at <= w.to + reach).map((w) => w.kind))];
+      for (const k of near) perKind[k]!.violations++;
+      violations.push(`${v.text} (faults near: ${near.join(', ') || 'none'})`);
     }
     const { audit } = await import('@ha/scs');
     const r = audit(events.map((e) => ({ seq: e.seq, at: e.at, subject: e.subject, data: new TextEncoder().encode(e.data) })), decisions);
@@ -273,6 +302,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       seed: o.seed,
       seconds: o.seconds,
       faults: counts,
+      perKind,
       violations,
       recoveredMs,
       events: events.length,
