@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
-import { lastOnSubject, sleep } from '@ha/bus';
+import { lastOnSubject, monoMs, sleep } from '@ha/bus';
 import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand, type CommandRefused } from '@ha/events';
 import type { EventBody, Outbox } from './outbox.js';
 import type { Supervisor } from './supervisor.js';
@@ -179,10 +179,11 @@ export class CommandConsumer {
       m.ack();
       return;
     }
+    const t0 = monoMs();
     for (;;) {
       try {
         const outcome = await this.processor.handle(cmd);
-        this.log.info({ command: cmd.id, app: cmd.app, action: cmd.action, outcome, seq: m.seq }, 'command handled');
+        this.log.info({ command: cmd.id, app: cmd.app, action: cmd.action, outcome, seq: m.seq, tookMs: monoMs() - t0 }, 'command handled');
         break;
       } catch (e) {
         // The claim could not be read (NATS down): try again rather than guess the epoch.
