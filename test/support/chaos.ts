@@ -1,7 +1,7 @@
 // `npm run chaos -- --minutes N --seed S`: the whole cluster as processes under a seeded schedule of
 // faults, then an invariant check built on what the applications recorded themselves (role changes
 // and fences, with process.hrtime, comparable across processes on one machine) and on the streams.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -140,6 +140,29 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       pauses.set(pid, [...(pauses.get(pid) ?? []), [from, mono()]]);
     });
   };
+  // Deaths nobody reports: an LCA that SIGKILLs a hung application and is killed before its
+  // AppExited is stored. Every application run is watched; the first time it is seen gone bounds its
+  // death (used only when nothing more exact is known).
+  const seenGone = new Map<number, bigint>();
+  const watched = new Set<number>();
+  const offsets = new Map<string, number>();
+  const scanRecords = () => {
+    for (const p of pairs) for (const app of [p.primary, p.backup]) {
+      const f = join(c.dir, `rec-${app}.jsonl`);
+      const from = offsets.get(f) ?? 0;
+      if (!existsSync(f) || statSync(f).size === from) continue;
+      const text = readFileSync(f, 'utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      for (const line of text.slice(from, end).split('\n').filter(Boolean)) watched.add((JSON.parse(line) as Rec).pid);
+      offsets.set(f, end);
+    }
+  };
+  const watcher = setInterval(() => {
+    scanRecords();
+    for (const pid of watched) {
+      if (!seenGone.has(pid) && !alive(pid)) seenGone.set(pid, mono());
+    }
+  }, 10);
   const appPids = async () => (await c.status(2000).catch(() => null))?.applications.filter((a) => a.pid !== null) ?? [];
   const busy = new Set<string>(); // one fault at a time per target
   const end = Date.now() + o.seconds * 1000;
@@ -267,6 +290,8 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       // a new LCA ended what an earlier one left running before its LcaStarted was stored
       if (d.type === 'LcaStarted') for (const [pid, f] of firstSeen) if (d.ended?.includes(f.app) && f.t < t) ends.set(pid, [...(ends.get(pid) ?? []), t]);
     }
+    clearInterval(watcher);
+    for (const [pid, t] of seenGone) ends.set(pid, [...(ends.get(pid) ?? []), t]); // an upper bound: the earliest known end counts
     const intervals = actingIntervals(recs, ends, pauses, mono());
     for (const p of pairs) {
       const a = intervals.filter((i) => i.app === p.primary);
@@ -310,6 +335,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       switchovers: decisions.filter((d) => d.effect['kind'] === 'announce').length,
     };
   } finally {
+    clearInterval(watcher);
     await Promise.all(pending).catch(() => undefined);
     await c.stop();
     for (const p of proxies.values()) await p.stop();
