@@ -57,6 +57,10 @@ export const benchDecider = (hosts: number, inputs: number): DeciderBench => {
 };
 
 if (process.argv[1]?.endsWith('decider.js')) {
+  if (process.argv.includes('--help')) {
+    process.stdout.write('usage: node bench/dist/decider.js [--hosts N] [--inputs M]\n\nPure decider throughput in-process: inputs/s with N hosts (default 1000; 10 applications each) in its state, fed M status reports (default 20000).\n');
+    process.exit(0);
+  }
   const arg = (n: string, d: number) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
   const r = benchDecider(arg('hosts', 1000), arg('inputs', 20000));
   process.stdout.write(JSON.stringify(r) + '\n');

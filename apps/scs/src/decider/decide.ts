@@ -2,7 +2,7 @@ import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusCha
 import { pairsOf } from '@ha/events';
 import { Draft } from './draft.js';
 import type { Effect } from './effects.js';
-import { newApp, newHost, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
+import { appTimers, keyOrder, newApp, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
 
 export type Transition = Readonly<{ state: State; effects: Effect[] }>;
 
@@ -20,11 +20,8 @@ export const transition = (state: State, rec: Recorded<Input>): Transition => {
   const d = new Draft(state);
   const c: Ctx = { d, seq: rec.seq, at: rec.at, commands: 0 };
   const accepted = apply(c, rec.input);
-  d.set({
-    lastSeq: rec.seq,
-    counts: { inputs: state.counts.inputs + 1, ignored: state.counts.ignored + (accepted ? 0 : 1) },
-  });
-  return { state: d.done(), effects: d.effects };
+  const counts = { inputs: state.counts.inputs + 1, ignored: state.counts.ignored + (accepted ? 0 : 1) };
+  return { state: d.done(rec.seq, counts), effects: d.effects };
 };
 
 /** Folds a whole log; the effects of each input are handed to `onEffects` (replay, audit). */
@@ -86,7 +83,7 @@ const apply = (c: Ctx, input: Input): boolean => {
 const fromCurrentEpoch = (c: Ctx, epoch: number): boolean => c.d.base.epoch > 0 && epoch === c.d.base.epoch;
 
 const ensureHost = (c: Ctx, id: string): HostState => {
-  const h = c.d.hosts[id];
+  const h = c.d.getHost(id);
   if (h) return h;
   const n = newHost(id);
   c.d.putHost(n);
@@ -106,7 +103,7 @@ const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boo
 };
 
 const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
-  const a = c.d.apps[id];
+  const a = c.d.getApp(id);
   if (a) return a.host === host ? a : undefined;
   const n = newApp(id, host);
   c.d.putApp(n);
@@ -114,11 +111,19 @@ const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
 };
 
 const pairOf = (c: Ctx, app: string): PairState | undefined => {
-  const id = c.d.base.pairOfApp[app];
-  return id === undefined ? undefined : c.d.pairs[id];
+  const id = c.d.pairIdOf(app);
+  return id === undefined ? undefined : c.d.getPair(id);
 };
 
-const appsOnHost = (c: Ctx, host: string): AppState[] => Object.values(c.d.apps).filter((a) => a.host === host);
+/** The applications of a host (in the order decisions follow), from the index: no scan. */
+const appsOnHost = (c: Ctx, host: string): AppState[] => {
+  const out: AppState[] = [];
+  for (const id of c.d.appIdsOn(host)) {
+    const a = c.d.getApp(id);
+    if (a) out.push(a);
+  }
+  return out;
+};
 
 const restartPolicy = (c: Ctx) => c.d.base.config?.restart ?? RESTART_DEFAULTS;
 
@@ -132,7 +137,7 @@ const EXIT_REASON: Readonly<Record<ExitCause, SwitchoverReason>> = {
 };
 
 const command = (c: Ctx, a: AppState, action: CommandAction): string | null => {
-  const h = c.d.hosts[a.host];
+  const h = c.d.getHost(a.host);
   if (!h || h.incarnation === null) return null;
   const id = `cmd:${c.seq}:${c.commands++}`;
   c.d.emit({ kind: 'command', id, epoch: c.d.base.epoch, host: a.host, app: a.id, action, lca: h.incarnation, incarnation: action === 'start' ? null : a.incarnation, causeSeq: c.seq });
@@ -161,9 +166,7 @@ const memberOut = (c: Ctx, app: string, reason: SwitchoverReason): void => {
 };
 
 const clearPromoteTimers = (c: Ctx, pair: string): void => {
-  for (const t of Object.values(c.d.timers)) {
-    if ((t.purpose.kind === 'promote-timeout' || t.purpose.kind === 'demote-timeout') && t.purpose.pair === pair) c.d.clearTimer(t.id);
-  }
+  for (const id of c.d.timersOf(pairTimers(pair))) c.d.clearTimer(id);
 };
 
 const promoteTimeout = (c: Ctx): number => c.d.base.config?.timing.promoteTimeoutMs ?? PROMOTE_TIMEOUT_DEFAULT;
@@ -179,7 +182,7 @@ const pausedPairOf = (c: Ctx, app: string): boolean => pairOf(c, app)?.paused ??
  */
 const beginGraceful = (c: Ctx, p: PairState, to: string, failure: Failure, requestId: string | null, attempt = 1): void => {
   const from = p.current;
-  const a = from ? c.d.apps[from] : undefined;
+  const a = from ? c.d.getApp(from) : undefined;
   if (!from || !a) return;
   const id = command(c, a, 'demote');
   if (!id) return;
@@ -194,15 +197,15 @@ const demoteDone = (c: Ctx, p: PairState): void => {
   if (!sw) return;
   clearPromoteTimers(c, p.id);
   c.d.pair(p.id, { current: null, currentSince: null, switching: null, failure: sw.failure });
-  const now = c.d.pairs[p.id];
+  const now = c.d.getPair(p.id);
   if (!now) return;
   if (available(c, sw.to)) promote(c, now, sw.to, 1, sw.requestId);
   else reconcilePair(c, p.id);
 };
 
 const scheduleRestart = (c: Ctx, app: string, lived: number): void => {
-  const a = c.d.apps[app];
-  if (!a || a.gaveUp || pausedPairOf(c, app) || c.d.hosts[a.host]?.draining || c.d.hosts[a.host]?.lca === 'drained') return;
+  const a = c.d.getApp(app);
+  if (!a || a.gaveUp || pausedPairOf(c, app) || c.d.getHost(a.host)?.draining || c.d.getHost(a.host)?.lca === 'drained') return;
   const policy = restartPolicy(c);
   const attempt = (lived >= policy.maxDelayMs ? 0 : a.attempt) + 1;
   if (policy.maxAttempts > 0 && attempt > policy.maxAttempts) {
@@ -215,31 +218,30 @@ const scheduleRestart = (c: Ctx, app: string, lived: number): void => {
   c.d.timer({ id: `restart:${app}:${c.seq}`, at: c.at + delay, purpose: { kind: 'restart', app } });
 };
 
-const hasRestartPending = (c: Ctx, app: string): boolean =>
-  Object.values(c.d.timers).some((t) => t.purpose.kind === 'restart' && t.purpose.app === app);
+const hasRestartPending = (c: Ctx, app: string): boolean => c.d.timersOf(appTimers(app)).length > 0;
 
 const available = (c: Ctx, id: string): boolean => {
-  const a = c.d.apps[id];
-  const h = a && c.d.hosts[a.host];
+  const a = c.d.getApp(id);
+  const h = a && c.d.getHost(a.host);
   return !!a && !!h && h.lca === 'up' && !h.draining && h.incarnation !== null && a.status === 'started' && a.incarnation !== null && a.role !== 'primary';
 };
 
 /** A configured primary that will not be available soon: the backup may take the pair's first promotion. */
 const primaryGone = (c: Ctx, id: string): boolean => {
-  const a = c.d.apps[id];
-  if (!a || a.gaveUp || c.d.hosts[a.host]?.lca === 'lost') return true;
+  const a = c.d.getApp(id);
+  if (!a || a.gaveUp || c.d.getHost(a.host)?.lca === 'lost') return true;
   // it ran and is not (re)starting: it failed, or it cannot serve
   return a.startedAt !== null && a.status !== 'starting' && a.status !== 'started';
 };
 
 /** Acting as primary as far as the log knows: it must be out before another member is promoted (rule 7). */
 const actingPrimary = (c: Ctx, id: string): boolean => {
-  const a = c.d.apps[id];
-  return !!a && a.role === 'primary' && a.incarnation !== null && c.d.hosts[a.host]?.lca === 'up';
+  const a = c.d.getApp(id);
+  return !!a && a.role === 'primary' && a.incarnation !== null && c.d.getHost(a.host)?.lca === 'up';
 };
 
 const promote = (c: Ctx, p: PairState, to: string, attempt: number, requestId: string | null = null): void => {
-  const a = c.d.apps[to];
+  const a = c.d.getApp(to);
   if (!a) return;
   const id = command(c, a, 'promote');
   if (!id) return;
@@ -252,7 +254,7 @@ const promote = (c: Ctx, p: PairState, to: string, attempt: number, requestId: s
 const abandonPromotion = (c: Ctx, p: PairState): void => {
   const sw = p.switching;
   clearPromoteTimers(c, p.id);
-  const a = sw ? c.d.apps[sw.to] : undefined;
+  const a = sw ? c.d.getApp(sw.to) : undefined;
   const unresolved = sw && sw.stage === 'promoting' && a && a.incarnation !== null ? { app: a.id, incarnation: a.incarnation, command: sw.command } : null;
   c.d.pair(p.id, { switching: null, unresolved });
 };
@@ -261,19 +263,24 @@ const abandonPromotion = (c: Ctx, p: PairState): void => {
 const awaitingAnswer = (c: Ctx, p: PairState): boolean => {
   const u = p.unresolved;
   if (!u) return false;
-  const a = c.d.apps[u.app];
-  if (a && a.incarnation === u.incarnation && c.d.hosts[a.host]?.lca === 'up') return true;
+  const a = c.d.getApp(u.app);
+  if (a && a.incarnation === u.incarnation && c.d.getHost(a.host)?.lca === 'up') return true;
   c.d.pair(p.id, { unresolved: null }); // its run ended or its host was lost: the command cannot act any more
   return false;
 };
 
 /** Gives a pair without a primary one, when the rules allow it. */
 const reconcilePair = (c: Ctx, pairId: string): void => {
-  const p = c.d.pairs[pairId];
+  decidePair(c, pairId);
+  c.d.settled(pairId); // reconciling it again now would do nothing
+};
+
+const decidePair = (c: Ctx, pairId: string): void => {
+  const p = c.d.getPair(pairId);
   if (!p || p.paused || p.switching !== null) return;
   if (p.current !== null) {
     // Rule 3: a primary that reports Service Unavailable gives way to an available backup.
-    const cur = c.d.apps[p.current];
+    const cur = c.d.getApp(p.current);
     const other = otherMember(p, p.current);
     if (cur?.status === 'service-unavailable' && p.autoSwitchover && available(c, other)) {
       beginGraceful(c, p, other, { app: p.current, reason: 'service-unavailable', causeSeq: cur.unavailableSeq ?? c.seq }, null);
@@ -295,8 +302,20 @@ const reconcilePair = (c: Ctx, pairId: string): void => {
   if (to) promote(c, p, to, 1);
 };
 
+/** Reconciles every pair, in the order of their ids. */
 const reconcileAll = (c: Ctx): void => {
-  for (const id of Object.keys(c.d.pairs).sort()) reconcilePair(c, id);
+  for (const id of [...c.d.pairs.keys()].sort()) reconcilePair(c, id);
+};
+
+/**
+ * The same as `reconcileAll`, without visiting settled pairs. Reconciling a pair reads only the
+ * pair, its members and their hosts, changes only that pair, and is idempotent: a pair none of
+ * whose inputs changed since it was last reconciled would do nothing. The Draft notes every change
+ * to those inputs (`State.index.unsettled`), so the unsettled pairs, in id order, make the same
+ * decisions in the same order as all pairs would.
+ */
+const reconcileUnsettled = (c: Ctx): void => {
+  for (const id of c.d.unsettledPairs()) reconcilePair(c, id);
 };
 
 const reconcileOf = (c: Ctx, app: string): void => {
@@ -308,25 +327,43 @@ const reconcileOf = (c: Ctx, app: string): void => {
 const demoteExtraPrimaries = (c: Ctx, apps: AppState[]): void => {
   for (const a of apps) {
     const p = pairOf(c, a.id);
-    if (!p || !actingPrimary(c, a.id) || p.current === a.id) continue;
+    if (!p || !extraPrimary(c, a)) continue;
     if (command(c, a, 'demote')) {
       c.d.emit({ kind: 'notice', notice: 'demoting-extra-primary', pair: p.id, app: a.id, detail: `${a.id} acts as primary but the pair's primary is ${p.current ?? p.switching?.to ?? 'being chosen'}` });
     }
   }
 };
 
-const endpointOf = (config: ClusterConfig | null, app: string): string | null =>
-  config?.applications.find((a) => a.id === app)?.endpoint ?? null;
+const extraPrimary = (c: Ctx, a: AppState): boolean => {
+  const p = pairOf(c, a.id);
+  return !!p && actingPrimary(c, a.id) && p.current !== a.id;
+};
+
+/** Endpoints by application, made once per configuration (a configuration is never changed). */
+const endpoints = new WeakMap<ClusterConfig, ReadonlyMap<string, string | null>>();
+
+const endpointOf = (config: ClusterConfig | null, app: string): string | null => {
+  if (!config) return null;
+  let byApp = endpoints.get(config);
+  if (!byApp) {
+    const m = new Map<string, string | null>();
+    for (const a of config.applications) if (!m.has(a.id)) m.set(a.id, a.endpoint ?? null);
+    endpoints.set(config, m);
+    byApp = m;
+  }
+  return byApp.get(app) ?? null;
+};
 
 // ---- inputs -------------------------------------------------------------------------------
 
 const onClaim = (c: Ctx, ev: ScsClaimed): boolean => {
   c.d.set({ epoch: c.seq, active: ev.scs, deciderVersion: ev.deciderVersion });
   // The new leader takes over whatever was under way: timers, promotions, starts, announcements.
-  for (const t of Object.values(c.d.timers).sort((a, b) => a.id.localeCompare(b.id))) {
+  // (ids are tokens: `localeCompare` tells any two apart, so these orders do not depend on the maps')
+  for (const t of [...c.d.timers.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     if (t.purpose.kind === 'restart') c.d.emit({ kind: 'timer', id: t.id, at: t.at });
   }
-  for (const p of Object.values(c.d.pairs).sort((a, b) => a.id.localeCompare(b.id))) {
+  for (const p of [...c.d.pairs.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     if (p.switching?.stage === 'demoting') {
       beginGraceful(c, p, p.switching.to, p.switching.failure ?? { app: p.switching.from ?? '', reason: 'manual', causeSeq: p.switching.decidedSeq }, p.switching.requestId, p.switching.attempt + 1);
     } else if (p.switching) {
@@ -341,44 +378,47 @@ const onClaim = (c: Ctx, ev: ScsClaimed): boolean => {
       c.d.emit({ kind: 'primary', entry: primaryEntry(c, p.id, p.current, since.causeSeq, since.epoch, since.at) });
     }
   }
-  for (const a of Object.values(c.d.apps).sort((x, y) => x.id.localeCompare(y.id))) {
-    if (a.pendingStart) {
-      const id = command(c, a, 'start');
-      c.d.app(a.id, { pendingStart: id });
-    }
+  for (const a of [...c.d.apps.values()].filter((x) => x.pendingStart).sort((x, y) => x.id.localeCompare(y.id))) {
+    const id = command(c, a, 'start');
+    c.d.app(a.id, { pendingStart: id });
   }
-  demoteExtraPrimaries(c, Object.values(c.d.apps));
+  demoteExtraPrimaries(c, [...c.d.apps.values()].filter((a) => extraPrimary(c, a)).sort((x, y) => c.d.appOrder()(x.id, y.id)));
   reconcileAll(c);
   return true;
 };
 
 const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
   const cfg = ev.config;
-  const hosts: Record<string, HostState> = {};
-  for (const h of cfg.hosts) hosts[h.id] = c.d.hosts[h.id] ?? newHost(h.id);
-  const apps: Record<string, AppState> = {};
-  for (const a of cfg.applications) {
-    const old = c.d.apps[a.id];
-    apps[a.id] = old && old.host === a.host ? old : newApp(a.id, a.host);
-  }
-  const pairs: Record<string, PairState> = {};
-  for (const pc of pairsOf(cfg)) {
-    const old = c.d.pairs[pc.id];
-    const same = old && old.primary === pc.primary && old.backup === pc.backup;
-    pairs[pc.id] = same
-      ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
-      : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
-  }
-  for (const t of Object.values(c.d.timers)) {
-    const gone = t.purpose.kind === 'restart' ? !apps[t.purpose.app] : !pairs[t.purpose.pair];
+  const hosts = PMap.from(cfg.hosts.map((h) => [h.id, c.d.getHost(h.id) ?? newHost(h.id)] as const));
+  const apps = PMap.from(
+    cfg.applications.map((a) => {
+      const old = c.d.getApp(a.id);
+      return [a.id, old && old.host === a.host ? old : newApp(a.id, a.host)] as const;
+    }),
+  );
+  const pairList = pairsOf(cfg);
+  const pairs = PMap.from(
+    pairList.map((pc) => {
+      const old = c.d.getPair(pc.id);
+      const same = old && old.primary === pc.primary && old.backup === pc.backup;
+      const p: PairState = same
+        ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
+        : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
+      return [pc.id, p] as const;
+    }),
+  );
+  for (const t of c.d.timers.values()) {
+    const gone = t.purpose.kind === 'restart' ? !apps.has(t.purpose.app) : !pairs.has(t.purpose.pair);
     if (gone) c.d.clearTimer(t.id);
   }
-  const pairOfApp: Record<string, string> = {};
-  for (const p of Object.values(pairs)) {
-    pairOfApp[p.primary] = p.id;
-    pairOfApp[p.backup] = p.id;
+  const pairOfApp = new Map<string, string>();
+  for (const id of new Set(pairList.map((pc) => pc.id))) {
+    const p = pairs.get(id);
+    if (!p) continue;
+    pairOfApp.set(p.primary, p.id);
+    pairOfApp.set(p.backup, p.id);
   }
-  c.d.replaceAll(hosts, apps, pairs);
+  c.d.replaceAll(hosts, apps, cfg.applications.map((a) => a.id), pairs);
   c.d.set({ config: cfg, configSeq: c.seq, pairOfApp });
   reconcileAll(c);
   return true;
@@ -392,11 +432,9 @@ const onLcaStarted = (c: Ctx, ev: LcaStarted): boolean => {
   for (const a of appsOnHost(c, ev.host)) {
     if (a.incarnation !== null) memberOut(c, a.id, 'process-exit');
     c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null, pendingStart: null });
-    for (const t of Object.values(c.d.timers)) {
-      if (t.purpose.kind === 'restart' && t.purpose.app === a.id) c.d.clearTimer(t.id); // the LCA starts its apps itself
-    }
+    for (const id of c.d.timersOf(appTimers(a.id))) c.d.clearTimer(id); // the LCA starts its apps itself
   }
-  reconcileAll(c);
+  reconcileUnsettled(c);
   return true;
 };
 
@@ -427,7 +465,7 @@ const onRoleChanged = (c: Ctx, ev: AppRoleChanged): boolean => {
   if (!p) return true;
   if (p.unresolved?.app === a.id) {
     c.d.pair(p.id, { unresolved: null }); // answered: as primary it is now an extra one (demoted below)
-    p = c.d.pairs[p.id] ?? p;
+    p = c.d.getPair(p.id) ?? p;
   }
   if (ev.role === 'primary') {
     if (p.switching?.to === a.id) completeSwitchover(c, p, a.id);
@@ -464,8 +502,8 @@ const completeSwitchover = (c: Ctx, p: PairState, to: string): void => {
 
 const announcement = (c: Ctx, pair: string, from: string, to: string, reason: SwitchoverReason, causeSeq: number, epoch: number, at: number) => ({
   pair,
-  from: { app: from, host: c.d.apps[from]?.host ?? '' },
-  to: { app: to, host: c.d.apps[to]?.host ?? '', endpoint: endpointOf(c.d.base.config, to) },
+  from: { app: from, host: c.d.getApp(from)?.host ?? '' },
+  to: { app: to, host: c.d.getApp(to)?.host ?? '', endpoint: endpointOf(c.d.base.config, to) },
   reason,
   epoch,
   causeSeq,
@@ -475,7 +513,7 @@ const announcement = (c: Ctx, pair: string, from: string, to: string, reason: Sw
 const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch: number, at: number) => ({
   pair,
   app,
-  host: c.d.apps[app]?.host ?? '',
+  host: c.d.getApp(app)?.host ?? '',
   endpoint: endpointOf(c.d.base.config, app),
   epoch,
   causeSeq,
@@ -483,7 +521,7 @@ const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch
 });
 
 const onRefused = (c: Ctx, ev: CommandRefused): boolean => {
-  const a = c.d.apps[ev.app];
+  const a = c.d.getApp(ev.app);
   const p = pairOf(c, ev.app);
   if (p) c.d.pair(p.id, { lastRefusal: `${ev.app}: ${ev.reason} (${ev.command})`, ...(p.unresolved?.command === ev.command ? { unresolved: null } : {}) });
   if (p?.unresolved?.command === ev.command) reconcilePair(c, p.id);
@@ -495,26 +533,26 @@ const onRefused = (c: Ctx, ev: CommandRefused): boolean => {
 };
 
 const onHostLost = (c: Ctx, ev: HostLost): boolean => {
-  const h = c.d.hosts[ev.host];
+  const h = c.d.getHost(ev.host);
   if (!h || h.lca === 'lost') return false;
   if (ev.lca !== null && h.incarnation !== null && ev.lca < h.incarnation) return false; // evidence older than the log
   // The host said it is back (LcaResumed) after the heartbeat the detector judged by: not lost.
   if (ev.lca !== null && ev.lca === h.incarnation && ev.n !== null && ev.n < h.resumedN) return false;
   c.d.host(ev.host, { lca: 'lost', lostAt: c.at });
   for (const a of appsOnHost(c, ev.host)) memberOut(c, a.id, 'host-lost');
-  reconcileAll(c);
+  reconcileUnsettled(c);
   return true;
 };
 
 const onHostReturned = (c: Ctx, ev: HostReturned): boolean => {
-  const h = c.d.hosts[ev.host];
+  const h = c.d.getHost(ev.host);
   if (!h || h.lca === 'up') return false;
   c.d.host(ev.host, { lca: 'up', lostAt: null });
   const hb = ev.heartbeat;
   // The snapshot is the truth only if it is as new as the log: same incarnation, no later event.
   if (hb.lca !== null && hb.lca === h.incarnation && hb.n >= h.lastN) {
     for (const s of hb.apps) {
-      const a = c.d.apps[s.app];
+      const a = c.d.getApp(s.app);
       if (!a || a.host !== ev.host) continue;
       const running = s.status !== 'stopped' && s.incarnation !== null;
       c.d.app(a.id, running ? { status: s.status, pid: s.pid, role: s.role, incarnation: s.incarnation } : { status: 'stopped', pid: null, role: 'none', incarnation: null });
@@ -523,10 +561,10 @@ const onHostReturned = (c: Ctx, ev: HostReturned): boolean => {
   const apps = appsOnHost(c, ev.host);
   demoteExtraPrimaries(c, apps);
   for (const a of apps) {
-    const now = c.d.apps[a.id];
+    const now = c.d.getApp(a.id);
     if (now && now.status === 'stopped' && !now.gaveUp && !now.pendingStart && !hasRestartPending(c, a.id)) scheduleRestart(c, a.id, 0);
   }
-  reconcileAll(c);
+  reconcileUnsettled(c);
   return true;
 };
 
@@ -536,18 +574,18 @@ const onResumed = (c: Ctx, ev: LcaResumed): boolean => {
 };
 
 const onTimer = (c: Ctx, ev: TimerFired): boolean => {
-  const t = c.d.timers[ev.timer];
+  const t = c.d.getTimer(ev.timer);
   if (!t) return false;
   c.d.clearTimer(t.id);
   if (t.purpose.kind === 'restart') {
-    const a = c.d.apps[t.purpose.app];
-    const h = a && c.d.hosts[a.host];
+    const a = c.d.getApp(t.purpose.app);
+    const h = a && c.d.getHost(a.host);
     if (!a || a.status !== 'stopped' || a.gaveUp || h?.lca !== 'up' || h.draining || pausedPairOf(c, a.id)) return true;
     const id = command(c, a, 'start');
     if (id) c.d.app(a.id, { status: 'starting', restarts: a.restarts + 1, pendingStart: id });
     return true;
   }
-  const p = c.d.pairs[t.purpose.pair];
+  const p = c.d.getPair(t.purpose.pair);
   if (!p?.switching || p.switching.command !== t.purpose.command) return true;
   if (t.purpose.kind === 'demote-timeout') {
     const sw = p.switching;
@@ -589,8 +627,15 @@ const onSelfFenced = (c: Ctx, ev: AppSelfFenced): boolean => {
 
 const onDraining = (c: Ctx, ev: LcaDraining): boolean => {
   c.d.host(ev.host, { draining: true });
-  for (const p of Object.values(c.d.pairs).sort((x, y) => x.id.localeCompare(y.id))) {
-    if (p.paused || p.switching || !p.current || c.d.apps[p.current]?.host !== ev.host) continue;
+  // only a pair whose primary is on this host can be concerned: its pairs, by id (as over all pairs)
+  const concerned = new Set<string>();
+  for (const app of c.d.appIdsOn(ev.host)) {
+    const id = c.d.pairIdOf(app);
+    if (id !== undefined) concerned.add(id);
+  }
+  const pairs = [...concerned].flatMap((id) => c.d.getPair(id) ?? []);
+  for (const p of pairs.sort((x, y) => x.id.localeCompare(y.id))) {
+    if (p.paused || p.switching || !p.current || c.d.getApp(p.current)?.host !== ev.host) continue;
     const other = otherMember(p, p.current);
     if (available(c, other)) beginGraceful(c, p, other, { app: p.current, reason: 'manual', causeSeq: c.seq }, null);
   }
@@ -603,16 +648,16 @@ const onLcaStopped = (c: Ctx, ev: LcaStopped): boolean => {
     if (a.incarnation !== null) memberOut(c, a.id, 'process-exit');
     c.d.app(a.id, { status: 'stopped', pid: null, role: 'none', incarnation: null, pendingStart: null, unavailableSeq: null });
   }
-  for (const t of Object.values(c.d.timers)) {
-    if (t.purpose.kind === 'restart' && c.d.apps[t.purpose.app]?.host === ev.host) c.d.clearTimer(t.id);
+  for (const app of c.d.appIdsOn(ev.host)) {
+    for (const id of c.d.timersOf(appTimers(app))) c.d.clearTimer(id);
   }
-  reconcileAll(c);
+  reconcileUnsettled(c);
   return true;
 };
 
 const whyUnavailable = (c: Ctx, id: string): string => {
-  const a = c.d.apps[id];
-  const h = a && c.d.hosts[a.host];
+  const a = c.d.getApp(id);
+  const h = a && c.d.getHost(a.host);
   if (!a || !h) return 'unknown';
   if (h.lca !== 'up') return `host ${h.id} is ${h.lca}`;
   if (h.draining) return `host ${h.id} is draining`;
@@ -620,7 +665,7 @@ const whyUnavailable = (c: Ctx, id: string): string => {
 };
 
 const onSwitchoverRequested = (c: Ctx, ev: SwitchoverRequested): boolean => {
-  const p = c.d.pairs[ev.pair];
+  const p = c.d.getPair(ev.pair);
   const refuse = (detail: string): boolean => {
     c.d.emit({ kind: 'notice', notice: 'switchover-refused', pair: ev.pair, app: null, detail, requestId: ev.requestId });
     return true;
@@ -637,7 +682,7 @@ const onSwitchoverRequested = (c: Ctx, ev: SwitchoverRequested): boolean => {
 };
 
 const onPause = (c: Ctx, ev: PauseRequested | ResumeRequested): boolean => {
-  const p = c.d.pairs[ev.pair];
+  const p = c.d.getPair(ev.pair);
   const pause = ev.type === 'PauseRequested';
   if (!p) {
     c.d.emit({ kind: 'notice', notice: pause ? 'paused' : 'resumed', pair: ev.pair, app: null, detail: `no pair ${ev.pair}: nothing done`, requestId: ev.requestId });
@@ -647,10 +692,48 @@ const onPause = (c: Ctx, ev: PauseRequested | ResumeRequested): boolean => {
   c.d.emit({ kind: 'notice', notice: pause ? 'paused' : 'resumed', pair: p.id, app: null, detail: pause ? `${p.id} paused: failures are shown, nothing is done automatically` : `${p.id} resumed`, requestId: ev.requestId });
   if (!pause) {
     for (const m of [p.primary, p.backup]) {
-      const a = c.d.apps[m];
+      const a = c.d.getApp(m);
       if (a && a.status === 'stopped' && !a.pendingStart && !hasRestartPending(c, m)) scheduleRestart(c, m, 0);
     }
     reconcilePair(c, p.id);
   }
   return true;
+};
+
+// ---- checks (tests) -----------------------------------------------------------------------
+
+/**
+ * What is wrong with a state's derived parts, for tests: a pair outside `index.unsettled` that
+ * reconciling would change (the premise of `reconcileUnsettled`), or an index that does not match
+ * the collections. Empty when all is well.
+ */
+export const checkState = (s: State): string[] => {
+  const problems: string[] = [];
+  for (const id of s.pairs.keys()) {
+    if (s.index.unsettled.has(id)) continue;
+    const d = new Draft(s);
+    decidePair({ d, seq: s.lastSeq + 1, at: 0, commands: 0 }, id);
+    const after = d.done(s.lastSeq, s.counts);
+    if (d.effects.length > 0 || after.pairs !== s.pairs || after.timers !== s.timers) problems.push(`pair ${id} is taken for settled, but reconciling it decides something`);
+  }
+  const order = keyOrder(s);
+  const byHost = new Map<string, string[]>();
+  for (const a of s.apps.values()) {
+    if (!s.index.appOrder.has(a.id)) problems.push(`app ${a.id} has no place in appOrder`);
+    byHost.set(a.host, [...(byHost.get(a.host) ?? []), a.id]);
+  }
+  for (const [host, ids] of s.index.appsOfHost) if (!byHost.has(host) && ids.length > 0) problems.push(`appsOfHost lists ${ids.join(',')} on ${host}`);
+  for (const [host, ids] of byHost) {
+    const listed = s.index.appsOfHost.get(host) ?? [];
+    if (listed.join() !== ids.sort(order).join()) problems.push(`appsOfHost of ${host} is ${listed.join(',')}, not ${ids.join(',')}`);
+  }
+  const byOwner = new Map<string, string[]>();
+  for (const t of s.timers.values()) byOwner.set(timerOwner(t.purpose), [...(byOwner.get(timerOwner(t.purpose)) ?? []), t.id]);
+  const owners = new Set([...byOwner.keys(), ...s.index.timersOf.keys()]);
+  for (const o of owners) {
+    const listed = [...(s.index.timersOf.get(o) ?? [])].sort().join();
+    const actual = (byOwner.get(o) ?? []).sort().join();
+    if (listed !== actual) problems.push(`timersOf ${o} is [${listed}], not [${actual}]`);
+  }
+  return problems;
 };

@@ -37,7 +37,7 @@ describe('start-up (rule 5)', () => {
     s.scs({ type: 'ConfigApplied', v: 1, epoch: s.state.epoch, scs: 'scs-1', config: s.config });
     s.startLca('host-b');
     s.settle();
-    expect(s.state.pairs['a0']?.switching).toBeNull();
+    expect(s.state.pairs.get('a0')?.switching).toBeNull();
     s.startLca('host-a');
     s.settle();
     expect(s.current('a0')).toBe('a0');
@@ -61,7 +61,7 @@ describe('primary fails (rule 1)', () => {
       .then((s, effects) => {
         expect(commandsOf(effects, 'promote')).toEqual(['b0']);
         expect(s.announcements).toEqual([]); // not before the confirmation
-        expect(pairView(s.state.pairs['a0']!)).toBe('switching');
+        expect(pairView(s.state.pairs.get('a0')!)).toBe('switching');
       });
     given(pairConfig())
       .when(kill('a0'), (s) => s.deliverOne())
@@ -83,9 +83,9 @@ describe('primary fails (rule 1)', () => {
         expect(effects.some((e) => e.kind === 'timer' && e.id.startsWith('restart:a0:'))).toBe(true);
         expect(commandsOf(effects, 'start')).toEqual(['a0']);
         expect(s.apps.get('a0')).toMatchObject({ running: true, role: 'backup' });
-        expect(s.state.apps['a0']).toMatchObject({ status: 'started', role: 'backup', restarts: 1 });
+        expect(s.state.apps.get('a0')).toMatchObject({ status: 'started', role: 'backup', restarts: 1 });
         expect(s.current('a0')).toBe('b0');
-        expect(pairView(s.state.pairs['a0']!)).toBe('ok');
+        expect(pairView(s.state.pairs.get('a0')!)).toBe('ok');
       });
   });
 
@@ -96,7 +96,7 @@ describe('primary fails (rule 1)', () => {
         const delays = s.effects.flatMap((e) => e.effects.filter((x) => x.kind === 'timer' && x.id.startsWith('restart:b0')).map((x) => (x.kind === 'timer' ? x.at - (s.log.find((r) => r.seq === e.seq)?.at ?? 0) : 0)));
         expect(delays).toEqual([100, 200]);
         expect(effects.filter((e) => e.kind === 'notice' && e.notice === 'restart-gave-up')).toHaveLength(1);
-        expect(s.state.apps['b0']).toMatchObject({ gaveUp: true, status: 'stopped' });
+        expect(s.state.apps.get('b0')).toMatchObject({ gaveUp: true, status: 'stopped' });
         expect(s.apps.get('b0')?.running).toBe(false);
       });
   });
@@ -130,7 +130,7 @@ describe('autoSwitchover off (rule 2)', () => {
       .then((s, effects) => {
         expect(commandsOf(effects, 'promote')).toEqual([]);
         expect(s.current('a0')).toBeNull();
-        expect(pairView(s.state.pairs['a0']!)).toBe('waiting-operator');
+        expect(pairView(s.state.pairs.get('a0')!)).toBe('waiting-operator');
         expect(effects.some((e) => e.kind === 'notice' && e.notice === 'waiting-operator')).toBe(true);
         expect(s.apps.get('a0')).toMatchObject({ running: true, role: 'backup' }); // restarted, still backup
       });
@@ -181,7 +181,7 @@ describe('host lost (rule 6)', () => {
     const effects = s.feed({ type: 'HostLost', v: 1, epoch: s.state.epoch, scs: 'scs-1', host: 'host-a', lca: s.hosts.get('host-a')!.inc, n: s.hosts.get('host-a')!.frozenAtN, lastHeartbeatAt: null, silenceMs: 1500 });
     expect(effects).toEqual([]);
     expect(s.state.pairs).toBe(before);
-    expect(s.state.hosts['host-a']?.lca).toBe('up');
+    expect(s.state.hosts.get('host-a')?.lca).toBe('up');
   });
 
   it('a paused primary host declared lost before it resumed demotes its primaries on its own', () => {
@@ -201,7 +201,7 @@ describe('host lost (rule 6)', () => {
       .when((s) => s.freeze('host-b'), kill('a0'))
       .then((s, effects) => {
         expect(commandsOf(effects, 'promote')).toEqual([]);
-        expect(pairView(s.state.pairs['a0']!)).toBe('degraded');
+        expect(pairView(s.state.pairs.get('a0')!)).toBe('degraded');
         s.settle();
         expect(s.current('a0')).toBe('a0');
         expect(s.announcements.map((a) => [a.from.app, a.to.app, a.reason])).toEqual([['a0', 'a0', 'process-exit']]);

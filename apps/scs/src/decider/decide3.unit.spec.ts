@@ -31,7 +31,7 @@ describe('Service Unavailable (rule 3)', () => {
     s.settle();
     expect(s.current('a0')).toBe('a0');
     expect(s.announcements).toEqual([]);
-    expect(pairView(s.state.pairs['a0']!, s.state)).toBe('degraded');
+    expect(pairView(s.state.pairs.get('a0')!, s.state)).toBe('degraded');
     s.report('b0', 'started');
     s.settle();
     expect(s.current('a0')).toBe('b0');
@@ -43,7 +43,7 @@ describe('Service Unavailable (rule 3)', () => {
     s.report('a0', 'service-unavailable');
     s.settle();
     expect(s.current('a0')).toBe('a0');
-    expect(pairView(s.state.pairs['a0']!, s.state)).toBe('waiting-operator');
+    expect(pairView(s.state.pairs.get('a0')!, s.state)).toBe('waiting-operator');
   });
 
   it('an SDK application is not promoted while it is still starting', () => {
@@ -54,7 +54,7 @@ describe('Service Unavailable (rule 3)', () => {
     // b0 (primary) now fails while a0 restarted but reported nothing yet: a0 is "starting"
     const h = s.hosts.get('host-a')!;
     s.feed({ type: 'AppStarted', v: 1, host: 'host-a', lca: h.inc!, n: ++h.n, app: 'a0', pid: 9, role: 'backup', command: null, status: 'starting' });
-    expect(s.state.apps['a0']?.status).toBe('starting');
+    expect(s.state.apps.get('a0')?.status).toBe('starting');
   });
 });
 
@@ -117,12 +117,12 @@ describe('pause and resume', () => {
   it('while paused, failures are shown and nothing is done automatically; resume repairs', () => {
     const s = Sim.running(pairConfig());
     s.request('PauseRequested', 'a0');
-    expect(pairView(s.state.pairs['a0']!, s.state)).toBe('paused');
+    expect(pairView(s.state.pairs.get('a0')!, s.state)).toBe('paused');
     const mark = s.effects.length;
     s.kill('a0');
     s.settle();
     expect(since(s, mark).filter((e) => e.kind === 'command' || e.kind === 'timer')).toEqual([]);
-    expect(s.state.pairs['a0']).toMatchObject({ current: null, failure: { app: 'a0', reason: 'process-exit' } });
+    expect(s.state.pairs.get('a0')).toMatchObject({ current: null, failure: { app: 'a0', reason: 'process-exit' } });
     expect(notices(s.request('SwitchoverRequested', 'a0'), 'switchover-refused')).toHaveLength(1);
     s.request('ResumeRequested', 'a0');
     s.settle();
@@ -138,12 +138,12 @@ describe('drain', () => {
     s.settle();
     expect([s.current('a0'), s.current('a1')]).toEqual(['b0', 'b1']);
     expect(s.announcements.map((a) => a.reason)).toEqual(['manual', 'manual']);
-    expect(s.state.hosts['host-a']).toMatchObject({ lca: 'drained' });
-    expect(Object.values(s.state.timers).filter((t) => t.purpose.kind === 'restart')).toEqual([]);
+    expect(s.state.hosts.get('host-a')).toMatchObject({ lca: 'drained' });
+    expect([...s.state.timers.values()].filter((t) => t.purpose.kind === 'restart')).toEqual([]);
     expect(s.violations).toEqual([]);
     s.startLca('host-a');
     s.settle();
-    expect(s.state.hosts['host-a']?.lca).toBe('up');
+    expect(s.state.hosts.get('host-a')?.lca).toBe('up');
     expect(s.apps.get('a0')).toMatchObject({ running: true, role: 'backup' });
   });
 });
@@ -156,10 +156,10 @@ describe('a promotion given up on (rule 7)', () => {
     const promoteTimer = [...s.timers.keys()].find((id) => id.startsWith('promote:'))!;
     s.timers.delete(promoteTimer);
     s.scs({ type: 'TimerFired', v: 1, epoch: s.state.epoch, scs: 'scs-1', timer: promoteTimer });
-    expect(s.state.pairs['a0']?.unresolved).toMatchObject({ app: 'b0' });
+    expect(s.state.pairs.get('a0')?.unresolved).toMatchObject({ app: 'b0' });
     // a0 restarts and is available again, but b0 may still act on its command: nobody else is promoted
     for (let i = 0; i < 20; i++) if (!s.deliverOne((c) => c.host === 'host-a')) s.fireNextTimer();
-    expect(s.state.apps['a0']?.status).toBe('started');
+    expect(s.state.apps.get('a0')?.status).toBe('started');
     expect(s.commands.filter((c) => c.action === 'promote').map((c) => c.app)).toEqual(['b0']);
     s.settle();
     expect(s.violations).toEqual([]);

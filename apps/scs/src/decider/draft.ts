@@ -1,95 +1,311 @@
-import type { AppState, HostState, PairState, PendingTimer, State } from './state.js';
+import { emptyMap, keyOrder, PMap, timerOwner, type AppState, type HostState, type PairState, type PendingTimer, type State, type StateIndex } from './state.js';
 import type { Effect } from './effects.js';
 
 type Patch<T> = Partial<{ -readonly [K in keyof T]: T[K] }>;
 
+// Updates are written field by field: a spread of objects of varying shapes (`{ ...a, ...patch }`)
+// takes V8's slow path and cost more than the map updates themselves (decision 0006). A patch never
+// holds `undefined` (exactOptionalPropertyTypes), so `undefined` means "unchanged".
+const or = <T>(patched: T | undefined, old: T): T => (patched !== undefined ? patched : old);
+
+const patchHost = (h: HostState, p: Patch<HostState>): HostState => ({
+  id: or(p.id, h.id),
+  lca: or(p.lca, h.lca),
+  draining: or(p.draining, h.draining),
+  incarnation: or(p.incarnation, h.incarnation),
+  lastN: or(p.lastN, h.lastN),
+  resumedN: or(p.resumedN, h.resumedN),
+  lostAt: or(p.lostAt, h.lostAt),
+});
+
+const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
+  id: or(p.id, a.id),
+  host: or(p.host, a.host),
+  status: or(p.status, a.status),
+  role: or(p.role, a.role),
+  pid: or(p.pid, a.pid),
+  incarnation: or(p.incarnation, a.incarnation),
+  startedAt: or(p.startedAt, a.startedAt),
+  restarts: or(p.restarts, a.restarts),
+  attempt: or(p.attempt, a.attempt),
+  gaveUp: or(p.gaveUp, a.gaveUp),
+  pendingStart: or(p.pendingStart, a.pendingStart),
+  unavailableSeq: or(p.unavailableSeq, a.unavailableSeq),
+  fenced: or(p.fenced, a.fenced),
+});
+
+const patchPair = (x: PairState, p: Patch<PairState>): PairState => ({
+  id: or(p.id, x.id),
+  primary: or(p.primary, x.primary),
+  backup: or(p.backup, x.backup),
+  type: or(p.type, x.type),
+  autoSwitchover: or(p.autoSwitchover, x.autoSwitchover),
+  current: or(p.current, x.current),
+  currentSince: or(p.currentSince, x.currentSince),
+  switching: or(p.switching, x.switching),
+  failure: or(p.failure, x.failure),
+  lastSwitchover: or(p.lastSwitchover, x.lastSwitchover),
+  lastRefusal: or(p.lastRefusal, x.lastRefusal),
+  paused: or(p.paused, x.paused),
+  unresolved: or(p.unresolved, x.unresolved),
+});
+
+const withIndex = (ix: StateIndex, p: Partial<StateIndex>): StateIndex => ({
+  appsOfHost: or(p.appsOfHost, ix.appsOfHost),
+  appOrder: or(p.appOrder, ix.appOrder),
+  nextAppOrder: or(p.nextAppOrder, ix.nextAppOrder),
+  timersOf: or(p.timersOf, ix.timersOf),
+  unsettled: or(p.unsettled, ix.unsettled),
+});
+
 /**
- * Copy-on-write view of a State for one input: untouched hosts, apps and pairs stay shared with
- * the previous state; nothing of the previous state is ever mutated.
+ * Copy-on-write view of a State for one input, over persistent maps: an update replaces one entry
+ * and shares everything else with the previous state, which is never mutated. It keeps the
+ * indexes of `State.index` up to date, and notes which pairs an update may unsettle.
  */
 export class Draft {
   #s: State;
-  #hosts: Record<string, HostState> | null = null;
-  #apps: Record<string, AppState> | null = null;
-  #pairs: Record<string, PairState> | null = null;
-  #timers: Record<string, PendingTimer> | null = null;
+  #hosts: PMap<HostState>;
+  #apps: PMap<AppState>;
+  #pairs: PMap<PairState>;
+  #timers: PMap<PendingTimer>;
+  #index: StateIndex;
+  /** Pairs touched by this input: true if their inputs changed since they were last reconciled. */
+  #touchedPairs: Map<string, boolean> | null = null;
   readonly effects: Effect[] = [];
+  get #touched(): Map<string, boolean> {
+    return (this.#touchedPairs ??= new Map());
+  }
+  // The entry last read or written in each collection: an input reads the same few entries again
+  // and again, and a look-up in a large map is a chain of cache misses.
+  #hostId: string | null = null;
+  #host: HostState | undefined;
+  #appId: string | null = null;
+  #app: AppState | undefined;
+  #pairId: string | null = null;
+  #pair: PairState | undefined;
+  #pairOfAppId: string | null = null;
+  #pairOfApp: string | undefined;
 
   constructor(state: State) {
     this.#s = state;
+    this.#hosts = state.hosts;
+    this.#apps = state.apps;
+    this.#pairs = state.pairs;
+    this.#timers = state.timers;
+    this.#index = state.index;
   }
 
-  get hosts(): Readonly<Record<string, HostState>> {
-    return this.#hosts ?? this.#s.hosts;
+  get hosts(): PMap<HostState> {
+    return this.#hosts;
   }
-  get apps(): Readonly<Record<string, AppState>> {
-    return this.#apps ?? this.#s.apps;
+  get apps(): PMap<AppState> {
+    return this.#apps;
   }
-  get pairs(): Readonly<Record<string, PairState>> {
-    return this.#pairs ?? this.#s.pairs;
+  get pairs(): PMap<PairState> {
+    return this.#pairs;
   }
-  get timers(): Readonly<Record<string, PendingTimer>> {
-    return this.#timers ?? this.#s.timers;
+  get timers(): PMap<PendingTimer> {
+    return this.#timers;
   }
   get base(): State {
     return this.#s;
   }
 
+  getHost(id: string): HostState | undefined {
+    if (id !== this.#hostId) {
+      this.#host = this.#hosts.get(id);
+      this.#hostId = id;
+    }
+    return this.#host;
+  }
+  getApp(id: string): AppState | undefined {
+    if (id !== this.#appId) {
+      this.#app = this.#apps.get(id);
+      this.#appId = id;
+    }
+    return this.#app;
+  }
+  getPair(id: string): PairState | undefined {
+    if (id !== this.#pairId) {
+      this.#pair = this.#pairs.get(id);
+      this.#pairId = id;
+    }
+    return this.#pair;
+  }
+  getTimer(id: string): PendingTimer | undefined {
+    return this.#timers.get(id);
+  }
+  /** The pair an application belongs to (from the configuration). */
+  pairIdOf(app: string): string | undefined {
+    if (app !== this.#pairOfAppId) {
+      this.#pairOfApp = this.#s.pairOfApp.get(app);
+      this.#pairOfAppId = app;
+    }
+    return this.#pairOfApp;
+  }
+
+  /** The applications of a host, in the order decisions follow (`keyOrder`). */
+  appIdsOn(host: string): readonly string[] {
+    return this.#index.appsOfHost.get(host) ?? [];
+  }
+  /** Pending timers for `owner` (`timerOwner`). */
+  timersOf(owner: string): readonly string[] {
+    return this.#index.timersOf.get(owner) ?? [];
+  }
+  /** Orders application ids as decisions over several applications do. */
+  appOrder(): (x: string, y: string) => number {
+    return keyOrder({ index: this.#index });
+  }
+
   set(patch: Patch<State>): void {
     this.#s = { ...this.#s, ...patch };
+    this.#forget();
   }
   host(id: string, patch: Patch<HostState>): void {
-    const h = this.hosts[id];
+    const h = this.getHost(id);
     if (!h) return;
-    this.#hosts ??= { ...this.#s.hosts };
-    this.#hosts[id] = { ...h, ...patch };
+    const n = patchHost(h, patch);
+    this.#hosts = this.#hosts.set(id, n);
+    this.#host = n;
+    if (n.lca !== h.lca || n.draining !== h.draining || n.incarnation !== h.incarnation) this.#hostChanged(id);
   }
   putHost(h: HostState): void {
-    this.#hosts ??= { ...this.#s.hosts };
-    this.#hosts[h.id] = h;
+    this.#hosts = this.#hosts.set(h.id, h);
+    this.#hostId = h.id;
+    this.#host = h;
+    this.#hostChanged(h.id);
   }
   app(id: string, patch: Patch<AppState>): void {
-    const a = this.apps[id];
+    const a = this.getApp(id);
     if (!a) return;
-    this.#apps ??= { ...this.#s.apps };
-    this.#apps[id] = { ...a, ...patch };
+    const n = patchApp(a, patch);
+    this.#apps = this.#apps.set(id, n);
+    this.#app = n;
+    this.#appChanged(id);
   }
+  /** Records an application not seen before. */
   putApp(a: AppState): void {
-    this.#apps ??= { ...this.#s.apps };
-    this.#apps[a.id] = a;
+    const known = this.getApp(a.id) !== undefined;
+    this.#apps = this.#apps.set(a.id, a);
+    this.#app = a;
+    if (!known) {
+      const ix = this.#index;
+      const appOrder = ix.appOrder.set(a.id, ix.nextAppOrder);
+      const order = keyOrder({ index: withIndex(ix, { appOrder }) });
+      const on = [...(ix.appsOfHost.get(a.host) ?? [])];
+      let i = on.length;
+      while (i > 0 && order(on[i - 1] ?? '', a.id) > 0) i--;
+      on.splice(i, 0, a.id);
+      this.#index = withIndex(ix, { appOrder, nextAppOrder: ix.nextAppOrder + 1, appsOfHost: ix.appsOfHost.set(a.host, on) });
+    }
+    this.#appChanged(a.id);
   }
   pair(id: string, patch: Patch<PairState>): void {
-    const p = this.pairs[id];
+    const p = this.getPair(id);
     if (!p) return;
-    this.#pairs ??= { ...this.#s.pairs };
-    this.#pairs[id] = { ...p, ...patch };
+    const n = patchPair(p, patch);
+    this.#pairs = this.#pairs.set(id, n);
+    this.#pair = n;
+    this.#touched.set(id, true);
   }
-  replaceAll(hosts: Record<string, HostState>, apps: Record<string, AppState>, pairs: Record<string, PairState>): void {
+  /**
+   * A new configuration: the collections are replaced (applications listed in their order), the
+   * indexes rebuilt; every pair is to be reconciled by the caller.
+   */
+  replaceAll(hosts: PMap<HostState>, apps: PMap<AppState>, appOrder: readonly string[], pairs: PMap<PairState>): void {
     this.#hosts = hosts;
     this.#apps = apps;
     this.#pairs = pairs;
+    this.#forget();
+    const ix = this.#index;
+    const byHost = new Map<string, string[]>();
+    const first = new Map<string, number>();
+    appOrder.forEach((id, i) => {
+      const a = apps.get(id);
+      if (!a || first.has(id)) return;
+      first.set(id, i);
+      const on = byHost.get(a.host);
+      if (on) on.push(id);
+      else byHost.set(a.host, [id]);
+    });
+    const ord = PMap.from(first);
+    const order = keyOrder({ index: withIndex(ix, { appOrder: ord }) });
+    const appsOfHost = PMap.from([...byHost].map(([host, ids]) => [host, ids.sort(order)] as const));
+    this.#index = withIndex(ix, { appOrder: ord, nextAppOrder: appOrder.length, appsOfHost, unsettled: emptyMap() });
+    this.#touchedPairs = null;
   }
   timer(t: PendingTimer): void {
-    this.#timers ??= { ...this.#s.timers };
-    this.#timers[t.id] = t;
+    const old = this.#timers.get(t.id);
+    if (old) this.#unindexTimer(old);
+    this.#timers = this.#timers.set(t.id, t);
+    const owner = timerOwner(t.purpose);
+    const ix = this.#index;
+    this.#index = withIndex(ix, { timersOf: ix.timersOf.set(owner, [...(ix.timersOf.get(owner) ?? []), t.id]) });
     this.effects.push({ kind: 'timer', id: t.id, at: t.at });
   }
   clearTimer(id: string): void {
-    if (!this.timers[id]) return;
-    this.#timers ??= { ...this.#s.timers };
-    delete this.#timers[id];
+    const t = this.#timers.get(id);
+    if (!t) return;
+    this.#timers = this.#timers.delete(id);
+    this.#unindexTimer(t);
   }
   emit(e: Effect): void {
     this.effects.push(e);
   }
 
-  done(): State {
+  /** Pairs whose inputs changed since they were last reconciled, sorted by id. */
+  unsettledPairs(): string[] {
+    const ids = new Set<string>();
+    for (const id of this.#index.unsettled.keys()) if (this.#touched.get(id) !== false) ids.add(id);
+    for (const [id, changed] of this.#touched) if (changed) ids.add(id);
+    return [...ids].sort();
+  }
+  /** The pair was just reconciled: until one of its inputs changes, reconciling it does nothing. */
+  settled(pair: string): void {
+    this.#touched.set(pair, false);
+  }
+
+  /** The next state, after an input numbered `lastSeq`. */
+  done(lastSeq: number, counts: State['counts']): State {
+    const s = this.#s;
+    let index = this.#index;
+    let unsettled = index.unsettled;
+    for (const [id, changed] of this.#touchedPairs ?? []) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    if (unsettled !== index.unsettled) index = withIndex(index, { unsettled });
     return {
-      ...this.#s,
-      hosts: this.#hosts ?? this.#s.hosts,
-      apps: this.#apps ?? this.#s.apps,
-      pairs: this.#pairs ?? this.#s.pairs,
-      timers: this.#timers ?? this.#s.timers,
+      epoch: s.epoch,
+      active: s.active,
+      deciderVersion: s.deciderVersion,
+      config: s.config,
+      configSeq: s.configSeq,
+      hosts: this.#hosts,
+      apps: this.#apps,
+      pairs: this.#pairs,
+      timers: this.#timers,
+      pairOfApp: s.pairOfApp,
+      index,
+      counts,
+      lastSeq,
     };
+  }
+
+  #forget(): void {
+    this.#hostId = this.#appId = this.#pairId = this.#pairOfAppId = null;
+    this.#host = this.#app = this.#pair = undefined;
+    this.#pairOfApp = undefined;
+  }
+  #unindexTimer(t: PendingTimer): void {
+    const owner = timerOwner(t.purpose);
+    const ix = this.#index;
+    const ids = (ix.timersOf.get(owner) ?? []).filter((x) => x !== t.id);
+    this.#index = withIndex(ix, { timersOf: ids.length > 0 ? ix.timersOf.set(owner, ids) : ix.timersOf.delete(owner) });
+  }
+  #appChanged(id: string): void {
+    const pair = this.pairIdOf(id);
+    if (pair !== undefined) this.#touched.set(pair, true);
+  }
+  #hostChanged(id: string): void {
+    for (const app of this.appIdsOn(id)) this.#appChanged(app);
   }
 }

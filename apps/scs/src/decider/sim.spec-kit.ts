@@ -3,7 +3,7 @@
 // invariants after every step. Test-only (excluded from the build).
 import type { AppSnapshot, ClusterConfig, Input, Recorded, Role } from '@ha/events';
 import { validateConfig } from '@ha/events';
-import { transition } from './decide.js';
+import { checkState, transition } from './decide.js';
 import type { AnnounceEffect, CommandEffect, Effect, NoticeEffect, PrimaryEffect } from './effects.js';
 import { DECIDER_VERSION, initialState, type State } from './state.js';
 
@@ -229,7 +229,7 @@ export class Sim {
       }
     }
     h.suspended = false;
-    if (this.state.hosts[host]?.lca === 'up') return; // not declared lost: no HostReturned
+    if (this.state.hosts.get(host)?.lca === 'up') return; // not declared lost: no HostReturned
     const apps: AppSnapshot[] = [...this.apps.values()].filter((a) => a.host === host).map((a) => ({ app: a.id, incarnation: a.running ? a.inc : null, pid: a.running ? a.pid : null, status: a.running ? 'started' : 'stopped', role: a.running ? a.role : 'none' }));
     this.scs({ type: 'HostReturned', v: 1, epoch: this.state.epoch, scs: 'scs', host, heartbeat: { type: 'Heartbeat', v: 1, host, lca: h.inc, n: h.n, pid: 1, apps } });
   }
@@ -299,10 +299,11 @@ export class Sim {
     });
   }
   current(pair: string): string | null {
-    return this.state.pairs[pair]?.current ?? null;
+    return this.state.pairs.get(pair)?.current ?? null;
   }
 
   private check(): void {
+    for (const p of checkState(this.state)) this.violations.push(`seq ${this.seq}: ${p}`);
     for (const a of this.config.applications) {
       if (!a.redundancy) continue;
       const acting = this.primaries(a.id);

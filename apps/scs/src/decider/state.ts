@@ -1,4 +1,14 @@
 import type { AppStatus, ClusterConfig, Role, SwitchoverReason } from '@ha/events';
+import { PMap } from './pmap.js';
+
+/**
+ * The collections of the state are persistent maps keyed by id (`PMap`): read them with `get(id)`,
+ * `has(id)`, `size`, `values()`, `keys()`. An update returns a new map that shares everything
+ * untouched with the old one, so a decision costs O(log n) whatever the size of the cluster
+ * (decision 0006). Their iteration order follows the keys' hashes: sort where an order matters.
+ */
+export { PMap };
+export const emptyMap = <V>(): PMap<V> => PMap.empty<V>();
 
 /** Bumped whenever decisions change for the same log; recorded in every claim. */
 export const DECIDER_VERSION = 1;
@@ -106,16 +116,71 @@ export type State = Readonly<{
   deciderVersion: number;
   config: ClusterConfig | null;
   configSeq: number;
-  hosts: Readonly<Record<string, HostState>>;
-  apps: Readonly<Record<string, AppState>>;
-  pairs: Readonly<Record<string, PairState>>;
-  timers: Readonly<Record<string, PendingTimer>>;
-  /** Index from the configuration: the pair each application belongs to. */
-  pairOfApp: Readonly<Record<string, string>>;
+  hosts: PMap<HostState>;
+  apps: PMap<AppState>;
+  pairs: PMap<PairState>;
+  timers: PMap<PendingTimer>;
+  /**
+   * Index from the configuration: the pair each application belongs to. Made anew with each
+   * configuration and never changed after, so a plain (read-only) Map: one probe per look-up.
+   */
+  pairOfApp: ReadonlyMap<string, string>;
+  /** Indexes kept by the decider for direct look-ups (derived from the fields above). */
+  index: StateIndex;
   /** Inputs seen, and ignored as stale or duplicate (for status and audits). */
   counts: Readonly<{ inputs: number; ignored: number }>;
   lastSeq: number;
 }>;
+
+/**
+ * Derived from the rest of the state, so that no input scans a whole collection.
+ */
+export type StateIndex = Readonly<{
+  /** The applications of each host, in `appOrder`. */
+  appsOfHost: PMap<readonly string[]>;
+  /**
+   * The order in which applications were recorded (the configuration's, then first seen): with
+   * `keyOrder` it gives the order that decisions over several applications follow.
+   */
+  appOrder: PMap<number>;
+  nextAppOrder: number;
+  /** Pending timers by what they are for: `pair:<id>` (promote, demote), `app:<id>` (restart). */
+  timersOf: PMap<readonly string[]>;
+  /**
+   * Pairs whose inputs (the pair, its members, their hosts) changed since they were last
+   * reconciled: any other pair is settled, and reconciling it would do nothing.
+   */
+  unsettled: PMap<true>;
+}>;
+
+/** Keys of `StateIndex.timersOf`: the restart timers of an application, the promote/demote timers of a pair. */
+export const appTimers = (app: string): string => `app:${app}`;
+export const pairTimers = (pair: string): string => `pair:${pair}`;
+export const timerOwner = (p: TimerPurpose): string => (p.kind === 'restart' ? appTimers(p.app) : pairTimers(p.pair));
+
+/** The integer value of an id that a JavaScript object would order as an array index, else null. */
+export const arrayIndexOf = (id: string): number | null => {
+  if (id.length === 0 || id.length > 10 || id.charCodeAt(0) < 48 || id.charCodeAt(0) > 57) return null;
+  const n = Number(id);
+  return Number.isInteger(n) && n <= 4294967294 && String(n) === id ? n : null;
+};
+
+/**
+ * The order of applications as keys of a JavaScript object, which decisions followed when the
+ * state was made of records: ids that are array indices first, by value, then the others in the
+ * order they were recorded. Kept so that the same log gives the same decisions (decision 0006).
+ */
+export const keyOrder = (s: Pick<State, 'index'>) => {
+  const ord = s.index.appOrder;
+  return (x: string, y: string): number => {
+    const i = arrayIndexOf(x);
+    const j = arrayIndexOf(y);
+    if (i !== null || j !== null) return i === null ? 1 : j === null ? -1 : i - j;
+    return (ord.get(x) ?? Number.MAX_SAFE_INTEGER) - (ord.get(y) ?? Number.MAX_SAFE_INTEGER);
+  };
+};
+
+export const emptyIndex = (): StateIndex => ({ appsOfHost: emptyMap(), appOrder: emptyMap(), nextAppOrder: 0, timersOf: emptyMap(), unsettled: emptyMap() });
 
 export const initialState = (): State => ({
   epoch: 0,
@@ -123,11 +188,12 @@ export const initialState = (): State => ({
   deciderVersion: DECIDER_VERSION,
   config: null,
   configSeq: 0,
-  hosts: {},
-  apps: {},
-  pairs: {},
-  timers: {},
-  pairOfApp: {},
+  hosts: emptyMap(),
+  apps: emptyMap(),
+  pairs: emptyMap(),
+  timers: emptyMap(),
+  pairOfApp: new Map(),
+  index: emptyIndex(),
   counts: { inputs: 0, ignored: 0 },
   lastSeq: 0,
 });
@@ -155,7 +221,7 @@ export type PairView = 'ok' | 'switching' | 'degraded' | 'waiting-operator' | 'p
 export const pairView = (p: PairState, s?: State): PairView => {
   if (p.paused) return 'paused';
   if (p.switching) return 'switching';
-  const current = p.current ? s?.apps[p.current] : undefined;
+  const current = p.current ? s?.apps.get(p.current) : undefined;
   if (p.current && current?.status === 'service-unavailable') return p.autoSwitchover ? 'degraded' : 'waiting-operator';
   if (p.current) return 'ok';
   if (p.failure && !p.autoSwitchover) return 'waiting-operator';
@@ -163,8 +229,8 @@ export const pairView = (p: PairState, s?: State): PairView => {
 };
 
 export const pairOfApp = (s: State, app: string): PairState | undefined => {
-  const id = s.pairOfApp[app];
-  return id === undefined ? undefined : s.pairs[id];
+  const id = s.pairOfApp.get(app);
+  return id === undefined ? undefined : s.pairs.get(id);
 };
 
-export const hostUp = (s: State, host: string): boolean => s.hosts[host]?.lca === 'up';
+export const hostUp = (s: State, host: string): boolean => s.hosts.get(host)?.lca === 'up';

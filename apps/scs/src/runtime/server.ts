@@ -348,7 +348,7 @@ export class ControlServer {
    */
   #feedSilent(): boolean {
     const now = monoMs();
-    const upHosts = Object.values(this.state.hosts).some((h) => h.lca === 'up');
+    const upHosts = [...this.state.hosts.values()].some((h) => h.lca === 'up');
     if (!upHosts || now - this.#lastAnyHeartbeat <= this.timing.hostTimeoutMs / 2) {
       this.#feedSuspect = false;
       return false;
@@ -365,7 +365,7 @@ export class ControlServer {
   async #detectorTick(): Promise<void> {
     if (!this.canAct()) return;
     if (this.#feedSilent()) return;
-    const hosts = Object.values(this.state.hosts).map((h) => ({ id: h.id, lca: h.lca, lostAt: h.lostAt }));
+    const hosts = [...this.state.hosts.values()].map((h) => ({ id: h.id, lca: h.lca, lostAt: h.lostAt }));
     for (const o of this.#detector.tick(monoMs(), hosts)) {
       if (!this.canAct()) return;
       const epoch = this.epoch;

@@ -6,16 +6,16 @@ import type { LastHeartbeat } from '../detector/detector.js';
 export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbeat>, answeredBy: string, acting: boolean): StatusDoc => ({
   scs: { active: s.active, epoch: s.epoch, answeredBy, lastSeq: s.lastSeq, acting },
   cluster: s.config?.cluster ?? null,
-  hosts: Object.values(s.hosts)
+  hosts: [...s.hosts.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((h) => {
       const hb = heartbeats.get(h.id);
       return { id: h.id, lca: h.lca === 'up' ? 'up' : h.lca === 'drained' ? 'drained' : 'lost', draining: h.draining, lastHeartbeatAt: hb ? new Date(hb.at).toISOString() : null, incarnation: h.incarnation };
     }),
-  applications: Object.values(s.apps)
+  applications: [...s.apps.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((a) => {
-      const lost = s.hosts[a.host]?.lca !== 'up';
+      const lost = s.hosts.get(a.host)?.lca !== 'up';
       return {
         id: a.id,
         host: a.host,
@@ -28,7 +28,7 @@ export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbea
         fenced: a.fenced,
       };
     }),
-  pairs: Object.values(s.pairs)
+  pairs: [...s.pairs.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((p) => ({
       id: p.id,
