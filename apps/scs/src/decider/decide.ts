@@ -188,7 +188,7 @@ const beginGraceful = (c: Ctx, p: PairState, to: string, failure: Failure, reque
   if (!id) return;
   clearPromoteTimers(c, p.id);
   c.d.timer({ id: `demote:${p.id}:${c.seq}`, at: c.at + promoteTimeout(c), purpose: { kind: 'demote-timeout', pair: p.id, command: id } });
-  c.d.pair(p.id, { switching: { stage: 'demoting', from, to, requestId, failure, decidedSeq: c.seq, attempt, command: id } });
+  c.d.pair(p.id, { switching: { stage: 'demoting', from, to, requestId, failure, decidedSeq: c.seq, attempt, command: id, refused: false } });
 };
 
 /** The old primary is out (demotion confirmed, or it exited): promote the intended member, else choose again. */
@@ -247,7 +247,7 @@ const promote = (c: Ctx, p: PairState, to: string, attempt: number, requestId: s
   if (!id) return;
   clearPromoteTimers(c, p.id);
   c.d.timer({ id: `promote:${p.id}:${c.seq}`, at: c.at + promoteTimeout(c), purpose: { kind: 'promote-timeout', pair: p.id, command: id } });
-  c.d.pair(p.id, { switching: { stage: 'promoting', from: null, to, requestId, failure: p.failure, decidedSeq: c.seq, attempt, command: id } });
+  c.d.pair(p.id, { switching: { stage: 'promoting', from: null, to, requestId, failure: p.failure, decidedSeq: c.seq, attempt, command: id, refused: false } });
 };
 
 /** Gives up a promotion under way; if its target may still carry it out, the pair waits for the answer. */
@@ -255,7 +255,8 @@ const abandonPromotion = (c: Ctx, p: PairState): void => {
   const sw = p.switching;
   clearPromoteTimers(c, p.id);
   const a = sw ? c.d.getApp(sw.to) : undefined;
-  const unresolved = sw && sw.stage === 'promoting' && a && a.incarnation !== null ? { app: a.id, incarnation: a.incarnation, command: sw.command } : null;
+  // a refused promotion was answered: nothing of it can act later
+  const unresolved = sw && sw.stage === 'promoting' && !sw.refused && a && a.incarnation !== null ? { app: a.id, incarnation: a.incarnation, command: sw.command } : null;
   c.d.pair(p.id, { switching: null, unresolved });
 };
 
@@ -523,7 +524,14 @@ const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch
 const onRefused = (c: Ctx, ev: CommandRefused): boolean => {
   const a = c.d.getApp(ev.app);
   const p = pairOf(c, ev.app);
-  if (p) c.d.pair(p.id, { lastRefusal: `${ev.app}: ${ev.reason} (${ev.command})`, ...(p.unresolved?.command === ev.command ? { unresolved: null } : {}) });
+  const sw = p?.switching;
+  if (p) {
+    c.d.pair(p.id, {
+      lastRefusal: `${ev.app}: ${ev.reason} (${ev.command})`,
+      ...(p.unresolved?.command === ev.command ? { unresolved: null } : {}),
+      ...(sw && sw.command === ev.command ? { switching: { ...sw, refused: true } } : {}),
+    });
+  }
   if (p?.unresolved?.command === ev.command) reconcilePair(c, p.id);
   if (a && a.pendingStart === ev.command) {
     c.d.app(a.id, { pendingStart: null, status: a.incarnation === null ? 'stopped' : a.status });

@@ -226,6 +226,21 @@ describe('old primary out first (rule 7)', () => {
       });
   });
 
+  it('a refused promotion is answered: after its timeout the pair is not left waiting for it', () => {
+    const s = Sim.running(pairConfig());
+    s.kill('a0');
+    const promote = s.commands.find((c) => c.action === 'promote' && c.app === 'b0')!;
+    s.commands = s.commands.filter((c) => c !== promote);
+    const h = s.hosts.get('host-b')!;
+    // b0's LCA refuses (a failed precondition, say), then b0 reports itself unable to serve
+    s.feed({ type: 'CommandRefused', v: 1, host: 'host-b', lca: h.inc!, n: ++h.n, app: 'b0', command: promote.id, reason: 'precondition failed', kind: 'precondition' });
+    s.report('b0', 'service-unavailable');
+    s.settle(); // the promotion times out; a0 is restarted and takes the pair back
+    expect(s.state.pairs.get('a0')?.unresolved).toBeNull();
+    expect(s.current('a0')).toBe('a0');
+    expect(s.violations).toEqual([]);
+  });
+
   it('promotes nobody while a member still acts as primary', () => {
     const s = Sim.running(pairConfig());
     // a0 is primary; make the log say b0 is primary too (an extra primary): it is demoted, not kept

@@ -66,6 +66,8 @@ export type Switching = Readonly<{
   decidedSeq: number;
   attempt: number;
   command: string;
+  /** Its LCA refused `command`: answered, so it cannot be carried out later (the timeout still paces the retry). */
+  refused: boolean;
 }>;
 
 export type LastSwitchover = Readonly<{
