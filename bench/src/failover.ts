@@ -1,9 +1,10 @@
 // `npm run bench`: failover latencies on a real cluster (nats-server, redis-server, 2 SCS, LCAs as
 // separate processes), measured from the moment the fault is injected to the moment the
-// announcement reaches a plain subscriber of ha.switchover.<pair>. Writes bench/results/latest.json.
-//   node bench/dist/failover.js [--trials N] [--host-trials N]
+// announcement reaches a plain subscriber of ha.switchover.<pair>; then decider throughput, projection
+// throughput fed from JetStream (projection.ts) and the scale simulator (scale.ts). Writes
+// bench/results/latest.json. `--help` lists the parts and their flags; `--only a,b` runs some of them.
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +13,17 @@ import { codec, subjects } from '@ha/events';
 import { Cluster, FAST_TIMING, until } from '@ha/test';
 import { row, summarize, type Summary } from './stats.js';
 import { benchDecider } from './decider.js';
+import { runProjection, type ProjectionReport } from './projection.js';
+import { runScale, type ScaleReport } from './scale.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const list = (name: string): string[] | null => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? '').split(',').map((x) => x.trim()).filter(Boolean) : null;
 };
 const progress = (what: string, i: number, n: number) => process.stderr.write(`\r${what}: ${i}/${n}   `);
 
@@ -164,53 +171,177 @@ const takeover = async (trials: number): Promise<{ claim: Summary; firstSwitchov
   return { claim: summarize(claim), firstSwitchover: summarize(first), raw: { claim, first } };
 };
 
+const PARTS = ['kill', 'host-lost', 'hang', 'manual', 'takeover', 'decider', 'projection', 'scale'] as const;
+type Part = (typeof PARTS)[number];
+
+const HELP = `usage: npm run bench -- [--only PART,...] [--skip PART,...] [flags]
+
+Runs the benchmark parts (all by default, about 15 minutes on 2 cores) and writes
+bench/results/latest.json; a run of some parts replaces only their figures there (each part records
+when and at which commit it was measured). Timings are reported as percentiles, never asserted.
+
+parts:
+  kill         SIGKILL primary -> announcement                    --trials N (200)
+  host-lost    SIGKILL LCA + apps -> announcement - hostTimeoutMs --host-trials N (100)
+  hang         SIGSTOP SDK primary -> announcement - appTimeoutMs --hang-trials N (50)
+  manual       manual switchover request -> announcement          --manual-trials N (100)
+  takeover     SIGKILL active SCS -> new claim / next switchover  --takeover-trials N (10)
+  decider      pure decider inputs/s (100 hosts)
+  projection   HA_EVENTS log -> plain read vs replay (events/s, ratio), a standby SCS catching up
+               --projection-hosts N (1000) --projection-events M (100000) --projection-rounds R (2)
+  scale        simulated hosts against a real SCS: CPU per 1,000 heartbeats, RSS, decision latency,
+               false host-lost  --scale-hosts N,... (1000) --scale-seconds S (60)
+               --scale-setup-timeout S (900) --scale-lease-ms MS (2000). 10,000 hosts: --scale-hosts 1000,10000; not in the
+               default run, whose 15 minutes it would exceed: its setup alone takes 13 min or more
+               today (the SCS is the bottleneck; see bench/results/latest.json 'scale')
+
+Each part also runs alone: node bench/dist/projection.js --help, node bench/dist/scale.js --help,
+node bench/dist/decider.js.
+`;
+
+type PartRun = { started: string; commit: string };
+
 const main = async () => {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const only = list('only');
+  const skip = list('skip') ?? [];
+  for (const p of [...(only ?? []), ...skip]) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part ${p}; parts: ${PARTS.join(', ')}`);
+  const run = (p: Part) => (only === null || only.includes(p)) && !skip.includes(p);
   const trials = arg('trials', 200);
   const hostTrials = arg('host-trials', 100);
   const hangTrials = arg('hang-trials', 50);
   const manualTrials = arg('manual-trials', 100);
   const takeoverTrials = arg('takeover-trials', 10);
   const started = new Date().toISOString();
-  const kill = await killPrimary(trials);
-  process.stderr.write('\n');
-  const host = await hostLost(hostTrials);
-  process.stderr.write('\n');
-  const hung = await hang(hangTrials);
-  process.stderr.write('\n');
-  const man = await manual(manualTrials);
-  process.stderr.write('\n');
-  const take = await takeover(takeoverTrials);
-  process.stderr.write('\n');
-  const decider = benchDecider(100, 20_000);
   let commit = 'unknown';
   try { commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
-  const result = {
+  const kill = run('kill') ? await killPrimary(trials) : null;
+  if (kill) process.stderr.write('\n');
+  const host = run('host-lost') ? await hostLost(hostTrials) : null;
+  if (host) process.stderr.write('\n');
+  const hung = run('hang') ? await hang(hangTrials) : null;
+  if (hung) process.stderr.write('\n');
+  const man = run('manual') ? await manual(manualTrials) : null;
+  if (man) process.stderr.write('\n');
+  const take = run('takeover') ? await takeover(takeoverTrials) : null;
+  if (take) process.stderr.write('\n');
+  const decider = run('decider') ? benchDecider(100, 20_000) : null;
+  const projection: ProjectionReport | null = run('projection')
+    ? await runProjection({ hosts: arg('projection-hosts', 1000), events: arg('projection-events', 100_000), rounds: arg('projection-rounds', 2), seed: 1, batch: 1000 })
+    : null;
+  const scale: ScaleReport[] = [];
+  if (run('scale')) {
+    for (const n of (list('scale-hosts') ?? ['1000']).map(Number)) {
+      const leaseMs = arg('scale-lease-ms', 0);
+      scale.push(await runScale({ hosts: n, seconds: arg('scale-seconds', 60), setupTimeoutSeconds: arg('scale-setup-timeout', 900), ...(leaseMs > 0 ? { leaseMs } : {}) }));
+    }
+  }
+
+  // figures of the parts not run now are kept from the previous file
+  const file = join(ROOT, 'bench/results/latest.json');
+  type Result = { started: string; commit: string; machine: unknown; timing: unknown; parts: Partial<Record<Part, PartRun>>; figures: Record<string, unknown>; raw: Record<string, unknown>; projection?: unknown; scale?: unknown };
+  let prev: Partial<Result> = {};
+  if (only !== null || skip.length > 0) {
+    try { if (existsSync(file)) prev = JSON.parse(readFileSync(file, 'utf8')) as Partial<Result>; } catch { /* start afresh */ }
+  }
+  const now: PartRun = { started, commit };
+  const result: Result = {
     started,
     commit,
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     timing: FAST_TIMING,
-    figures: {
-      'sigkill-primary-to-announcement-ms': kill.announce,
-      'host-lost-announcement-minus-hostTimeoutMs-ms': host.overhead,
-      'hang-announcement-minus-appTimeoutMs-ms': hung.overhead,
-      'manual-switchover-request-to-announcement-ms': man.total,
-      'scs-killed-to-new-claim-ms': take.claim,
-      'scs-killed-to-first-switchover-after-it-ms': take.firstSwitchover,
-      'decider-inputs-per-second': decider,
-    },
-    raw: { killPrimary: kill.raw, hostLost: host.raw, hang: hung.raw, manual: man.raw, takeover: take.raw },
+    parts: { ...prev.parts },
+    figures: { ...prev.figures },
+    raw: { ...prev.raw },
+    ...(prev.projection !== undefined ? { projection: prev.projection } : {}),
+    ...(prev.scale !== undefined ? { scale: prev.scale } : {}),
   };
+  if (kill) {
+    result.parts.kill = now;
+    result.figures['sigkill-primary-to-announcement-ms'] = kill.announce;
+    result.raw['killPrimary'] = kill.raw;
+  }
+  if (host) {
+    result.parts['host-lost'] = now;
+    result.figures['host-lost-announcement-minus-hostTimeoutMs-ms'] = host.overhead;
+    result.raw['hostLost'] = host.raw;
+  }
+  if (hung) {
+    result.parts.hang = now;
+    result.figures['hang-announcement-minus-appTimeoutMs-ms'] = hung.overhead;
+    result.raw['hang'] = hung.raw;
+  }
+  if (man) {
+    result.parts.manual = now;
+    result.figures['manual-switchover-request-to-announcement-ms'] = man.total;
+    result.raw['manual'] = man.raw;
+  }
+  if (take) {
+    result.parts.takeover = now;
+    result.figures['scs-killed-to-new-claim-ms'] = take.claim;
+    result.figures['scs-killed-to-first-switchover-after-it-ms'] = take.firstSwitchover;
+    result.raw['takeover'] = take.raw;
+  }
+  if (decider) {
+    result.parts.decider = now;
+    result.figures['decider-inputs-per-second'] = decider;
+  }
+  if (projection) {
+    result.parts.projection = now;
+    result.figures['projection-plain-read-events-per-second'] = projection.plain.eventsPerSecond;
+    result.figures['projection-replay-events-per-second'] = projection.replay.eventsPerSecond;
+    result.figures['projection-replay-to-plain-read-ratio'] = projection.ratio;
+    result.figures['projection-standby-scs-catch-up-events-per-second'] = projection.standby.eventsPerSecond;
+    result.projection = projection;
+  }
+  if (scale.length > 0) {
+    result.parts.scale = now;
+    for (const r of scale) {
+      result.figures[`scale-${r.hosts}-hosts${r.timing.leaseMs !== 2000 ? `-leaseMs-${r.timing.leaseMs}` : ''}`] = {
+        scsCpuSecondsPer1000Heartbeats: r.scs.cpuSecondsPer1000Heartbeats,
+        scsRssMiB: r.scs.rssMiB,
+        scsHwmMiB: r.scs.hwmMiB,
+        decisionLatencyMs: r.decisions.latencyMs,
+        falseHostLost: r.hostLost.falseHostLost,
+        hostLost: r.hostLost.total,
+        heartbeatsStoredPerSecond: r.heartbeats.stored,
+        heartbeatsTargetPerSecond: r.heartbeats.target,
+        steady: r.setup.steady,
+      };
+    }
+    // one report per (hosts, leaseMs): those not measured now are kept
+    const key = (r: { hosts: number; timing?: { leaseMs?: number } }) => `${r.hosts}:${r.timing?.leaseMs ?? 2000}`;
+    const fresh = scale.map((r) => ({ ...r, measured: now }));
+    const kept = Array.isArray(prev.scale) ? (prev.scale as { hosts: number; timing?: { leaseMs?: number } }[]).filter((r) => !fresh.some((f) => key(f) === key(r))) : [];
+    result.scale = [...kept, ...fresh].sort((a, b) => a.hosts - b.hosts);
+  }
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(result, null, 2));
-  process.stdout.write(`commit ${commit}, ${result.machine.cpus} cpus, node ${process.version}, hostTimeoutMs ${FAST_TIMING.hostTimeoutMs}\n`);
-  process.stdout.write(row('SIGKILL primary -> announcement', kill.announce) + '\n');
-  process.stdout.write(row('SIGKILL LCA+apps -> announcement - hostTimeout', host.overhead) + '\n');
-  process.stdout.write(row('SIGSTOP SDK app -> announcement - appTimeout', hung.overhead) + '\n');
-  process.stdout.write(row('manual switchover request -> announcement', man.total) + '\n');
-  process.stdout.write(row(`SIGKILL active SCS -> new claim (leaseMs ${FAST_TIMING.leaseMs})`, take.claim) + '\n');
-  process.stdout.write(row('SIGKILL active SCS -> a switchover after it', take.firstSwitchover) + '\n');
-  process.stdout.write(`decider (pure, ${decider.apps} apps in state): ${decider.inputsPerSecond} inputs/s\n`);
-  process.stdout.write('written bench/results/latest.json\n');
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  const out = (line: string) => process.stdout.write(line + '\n');
+  out(`commit ${commit}, ${cpus().length} cpus, node ${process.version}, hostTimeoutMs ${FAST_TIMING.hostTimeoutMs}`);
+  if (kill) out(row('SIGKILL primary -> announcement', kill.announce));
+  if (host) out(row('SIGKILL LCA+apps -> announcement - hostTimeout', host.overhead));
+  if (hung) out(row('SIGSTOP SDK app -> announcement - appTimeout', hung.overhead));
+  if (man) out(row('manual switchover request -> announcement', man.total));
+  if (take) out(row(`SIGKILL active SCS -> new claim (leaseMs ${FAST_TIMING.leaseMs})`, take.claim));
+  if (take) out(row('SIGKILL active SCS -> a switchover after it', take.firstSwitchover));
+  if (decider) out(`decider (pure, ${decider.apps} apps in state): ${decider.inputsPerSecond} inputs/s`);
+  if (projection) {
+    const p = projection;
+    out(`projection (${p.hosts} hosts, ${p.apps} apps, ${p.events} inputs, ${(p.logBytes / 1e6).toFixed(0)} MB): plain read ${p.plain.eventsPerSecond} events/s, replay ${p.replay.eventsPerSecond} events/s, ratio ${p.ratio} (target >= 0.8)`);
+    out(`  with consume({ max_messages: ${p.batched.maxMessages} }): plain ${p.batched.plain.eventsPerSecond}/s, replay ${p.batched.replay.eventsPerSecond}/s, ratio ${p.batched.ratio}`);
+    out(`  per event in memory: JSON.parse ${p.inMemory.jsonParseUs} µs, parseInput ${p.inMemory.parseInputUs} µs, transition ${p.inMemory.transitionUs} µs`);
+    out(`  standby SCS process catching up from seq 1: ${p.standby.eventsPerSecond} events/s (${p.standby.catchUpSeconds} s; RSS ${p.standby.rssMiB} MiB)`);
+  }
+  for (const r of scale) {
+    out(`scale ${r.hosts} hosts (${r.apps} apps, leaseMs ${r.timing.leaseMs}, ${r.seconds} s window${r.setup.steady ? '' : ', NOT STEADY'}, setup ${r.setup.seconds} s): SCS ${r.scs.cpuSecondsPer1000Heartbeats} CPU s per 1,000 heartbeats (${r.scs.cores} cores), RSS ${r.scs.rssMiB} MiB (peak ${r.scs.hwmMiB}), false host-lost ${r.hostLost.falseHostLost} (target 0), heartbeats stored ${r.heartbeats.stored}/${r.heartbeats.target} per s`);
+    out(row(`  unavailable primary -> demote (${r.decisions.missing} missing)`, r.decisions.latencyMs));
+    out(`  SCS log: ${r.scs.claims} claims, ${r.scs.stepDowns} step-downs, ${r.scs.effectsDropped} effects dropped, ${r.scs.promotionTimeouts} promotion timeouts, ${r.scs.feedBehind} lost verdicts withdrawn (feed behind the store); projection ${r.scs.lagAtEnd} inputs behind at the end`);
+  }
+  out('written bench/results/latest.json');
 };
 
 main().catch((e: unknown) => {

@@ -7,7 +7,11 @@ import { OperatorInputSchema, type OperatorInput } from './op.js';
 /** Every input of the decider: what `HA_EVENTS` holds. */
 export type Input = LcaEvent | ScsEvent | OperatorInput;
 
-export const InputSchema = z.union([LcaEventSchema, ScsEventSchema, OperatorInputSchema]);
+/**
+ * One discriminated union over every input type (not a union of three unions, which tries each in
+ * turn): about a fifth less parse time per event in a replay (bench/src/projection.ts).
+ */
+export const InputSchema = z.discriminatedUnion('type', [...LcaEventSchema.options, ...ScsEventSchema.options, ...OperatorInputSchema.options]);
 
 const describe = (e: z.ZodError): string =>
   e.issues

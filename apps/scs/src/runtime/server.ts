@@ -14,7 +14,7 @@ import {
   type Input,
   type Recorded,
 } from '@ha/events';
-import { DECIDER_VERSION, initialState, transition, type State } from '../decider/index.js';
+import { DECIDER_VERSION, initialState, transition, type HostState, type State } from '../decider/index.js';
 import { Detector } from '../detector/detector.js';
 import { Executor } from './executor.js';
 import type { Lease } from './lease.js';
@@ -74,6 +74,8 @@ export class ControlServer {
   #claimAfter = Infinity;
   /** Resolves each time the projection has applied an input (tests and claims wait on it). */
   #waiters: { seq: number; resolve: () => void }[] = [];
+  /** The projected hosts as a list, rebuilt only when the (persistent) host map changed: the detector ticks 20 times a second. */
+  #hostList: { of: State['hosts']; list: readonly HostState[] } | null = null;
 
   constructor(o: ServerOptions) {
     this.#o = o;
@@ -341,6 +343,12 @@ export class ControlServer {
     }
   }
 
+  #hosts(): readonly HostState[] {
+    const of = this.state.hosts;
+    if (this.#hostList?.of !== of) this.#hostList = { of, list: [...of.values()] };
+    return this.#hostList.list;
+  }
+
   /**
    * No stored heartbeat from any host for half a host timeout: far more likely our own feed is
    * broken (a NATS restart, a stalled consumer) than every host lost at once. The detector gives
@@ -348,7 +356,7 @@ export class ControlServer {
    */
   #feedSilent(): boolean {
     const now = monoMs();
-    const upHosts = [...this.state.hosts.values()].some((h) => h.lca === 'up');
+    const upHosts = this.#hosts().some((h) => h.lca === 'up');
     if (!upHosts || now - this.#lastAnyHeartbeat <= this.timing.hostTimeoutMs / 2) {
       this.#feedSuspect = false;
       return false;
@@ -365,8 +373,7 @@ export class ControlServer {
   async #detectorTick(): Promise<void> {
     if (!this.canAct()) return;
     if (this.#feedSilent()) return;
-    const hosts = [...this.state.hosts.values()].map((h) => ({ id: h.id, lca: h.lca, lostAt: h.lostAt }));
-    for (const o of this.#detector.tick(monoMs(), hosts)) {
+    for (const o of this.#detector.tick(monoMs(), this.#hosts())) {
       if (!this.canAct()) return;
       const epoch = this.epoch;
       try {
