@@ -27,13 +27,14 @@ const list = (name: string): string[] | null => {
 };
 const progress = (what: string, i: number, n: number) => process.stderr.write(`\r${what}: ${i}/${n}   `);
 
-const killPrimary = async (trials: number): Promise<{ announce: Summary; raw: number[] }> => {
+const killPrimary = async (trials: number): Promise<{ announce: Summary; promoted: Summary; raw: number[]; rawPromoted: number[] }> => {
   const c = await Cluster.start({
     hosts: ['host-a', 'host-b'],
     pairs: [{ primary: 'p', backup: 'pb', primaryHost: 'host-a', backupHost: 'host-b' }],
     restart: { initialDelayMs: 20, maxDelayMs: 100 },
   });
   const raw: number[] = [];
+  const rawPromoted: number[] = [];
   try {
     for (let i = 0; i < trials; i++) {
       progress('SIGKILL primary -> announcement', i, trials);
@@ -42,16 +43,28 @@ const killPrimary = async (trials: number): Promise<{ announce: Summary; raw: nu
       const pid = c.app(s, current).pid!;
       // let the restarted member live past maxDelayMs so its back-off resets (not part of the measure)
       await new Promise((r) => setTimeout(r, 120));
+      // the backup's confirmed promotion: its LCA's AppRoleChanged, as stored
+      const backup = current === 'p' ? 'pb' : 'p';
+      let promotedAt: bigint | null = null;
+      const roles = c.nc.subscribe(subjects.hostEvent(c.app(s, backup).host, 'role'), {
+        callback: (_e, m) => {
+          const d = m.json<{ app?: string; role?: string }>();
+          if (d.app === backup && d.role === 'primary') promotedAt ??= process.hrtime.bigint();
+        },
+      });
+      await c.nc.flush();
       const sw = c.nextSwitchover('p');
       const t0 = process.hrtime.bigint();
       process.kill(pid, 'SIGKILL');
       const a = await sw;
+      roles.unsubscribe();
       raw.push(Number(a.receivedAt - t0) / 1e6);
+      if (promotedAt !== null) rawPromoted.push(Number((promotedAt as bigint) - t0) / 1e6);
     }
   } finally {
     await c.stop();
   }
-  return { announce: summarize(raw), raw };
+  return { announce: summarize(raw), promoted: summarize(rawPromoted), raw, rawPromoted };
 };
 
 const hostLost = async (trials: number): Promise<{ overhead: Summary; raw: number[] }> => {
@@ -262,6 +275,7 @@ const main = async () => {
   if (kill) {
     result.parts.kill = now;
     result.figures['sigkill-primary-to-announcement-ms'] = kill.announce;
+    result.figures['sigkill-primary-to-backup-promotion-confirmed-ms'] = kill.promoted;
     result.raw['killPrimary'] = kill.raw;
   }
   if (host) {
@@ -323,6 +337,7 @@ const main = async () => {
   const out = (line: string) => process.stdout.write(line + '\n');
   out(`commit ${commit}, ${cpus().length} cpus, node ${process.version}, hostTimeoutMs ${FAST_TIMING.hostTimeoutMs}`);
   if (kill) out(row('SIGKILL primary -> announcement', kill.announce));
+  if (kill) out(row('SIGKILL primary -> backup promotion confirmed', kill.promoted));
   if (host) out(row('SIGKILL LCA+apps -> announcement - hostTimeout', host.overhead));
   if (hung) out(row('SIGSTOP SDK app -> announcement - appTimeout', hung.overhead));
   if (man) out(row('manual switchover request -> announcement', man.total));
