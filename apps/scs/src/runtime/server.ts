@@ -309,7 +309,21 @@ export class ControlServer {
     if (this.#configOffered === `${this.epoch}:${text}`) return;
     this.#configOffered = `${this.epoch}:${text}`;
     const input = { type: 'ConfigApplied', v: 1, epoch: this.epoch, scs: this.#o.id, config: cfg } as const;
-    await this.#js.publish(subjects.config, codec.encode(input));
+    const data = codec.encode(input);
+    // The whole configuration travels in one message (about 200 bytes per application): it must fit
+    // the server's max_payload (1 MB by default, about 5,000 applications).
+    const max = this.#o.nc.info?.max_payload;
+    if (max !== undefined && data.length > max) {
+      this.#log.error({ bytes: data.length, maxPayload: max, applications: cfg.applications.length }, 'configuration not appended: it is larger than the NATS server\'s max_payload; raise max_payload in nats-server.conf');
+      return;
+    }
+    try {
+      await this.#js.publish(subjects.config, data);
+    } catch (e) {
+      this.#configOffered = '';
+      this.#log.error({ err: (e as Error).message, bytes: data.length }, 'configuration not appended to the log; the log keeps the previous one (offered again at the next claim)');
+      return;
+    }
     this.#log.info({ cluster: cfg.cluster, epoch: this.epoch }, 'configuration appended to the log');
   }
 
