@@ -4,7 +4,7 @@
 // promote or demote of the named incarnation is carried out and reported as `AppRoleChanged`, a
 // start as `AppStarted` (with the command's id), anything else as `CommandRefused`. No I/O here:
 // the scale simulator publishes what it builds, the projection bench feeds it to the decider.
-import { subjects, validateConfig, type AppCommand, type AppSnapshot, type ClusterConfig, type Heartbeat, type LcaEvent, type Role, type Timing } from '@ha/events';
+import { lcaEventSubject, subjects, validateConfig, type AppCommand, type AppSnapshot, type ClusterConfig, type Heartbeat, type LcaEvent, type Role, type Timing } from '@ha/events';
 
 export const PAIRS_PER_HOST = 5;
 
@@ -54,19 +54,6 @@ export type SimHost = {
 /** An event to append to `HA_EVENTS`; `stored` must be called with its sequence once it is. */
 export type Outgoing = Readonly<{ subject: string; msgID: string; event: LcaEvent; host: SimHost }>;
 
-const KIND: Readonly<Record<LcaEvent['type'], string>> = {
-  LcaStarted: 'lca',
-  AppStarted: 'app',
-  AppExited: 'app',
-  AppRoleChanged: 'role',
-  CommandRefused: 'refused',
-  LcaResumed: 'lca',
-  AppStatusChanged: 'app',
-  AppSelfFenced: 'app',
-  LcaDraining: 'lca',
-  LcaStopped: 'lca',
-};
-
 type Body = LcaEvent extends infer E ? (E extends LcaEvent ? Omit<E, 'v' | 'host' | 'lca' | 'n'> : never) : never;
 
 export class Fleet {
@@ -112,7 +99,7 @@ export class Fleet {
     }
     if (host.lca === null) throw new Error(`${body.type} of ${host.id} before its LcaStarted was stored`);
     const n = ++host.n;
-    return { host, subject: subjects.hostEvent(host.id, KIND[body.type]), msgID: `lca:${host.id}:${host.lca}:${n}`, event: { ...body, v: 1, host: host.id, lca: host.lca, n } };
+    return { host, subject: lcaEventSubject(host.id, body.type), msgID: `lca:${host.id}:${host.lca}:${n}`, event: { ...body, v: 1, host: host.id, lca: host.lca, n } };
   }
 
   /** What a stored event taught: the LCA's incarnation, an application's incarnation, the last stored number. */

@@ -1,7 +1,7 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
 import { sleep } from '@ha/bus';
-import { codec, subjects, type LcaEvent } from '@ha/events';
+import { codec, lcaEventSubject, subjects, type LcaEvent } from '@ha/events';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -13,20 +13,6 @@ export type Stored = Readonly<{ seq: number; event: LcaEvent }>;
 
 /** The part of the JetStream client the outbox uses. */
 export type Publisher = Pick<JetStreamClient, 'publish'>;
-
-/** Subject kind per event type: `ha.evt.host.<host>.<kind>`. */
-const KIND: Readonly<Record<LcaEvent['type'], string>> = {
-  LcaStarted: 'lca',
-  AppStarted: 'app',
-  AppExited: 'app',
-  AppRoleChanged: 'role',
-  CommandRefused: 'refused',
-  LcaResumed: 'lca',
-  AppStatusChanged: 'app',
-  AppSelfFenced: 'app',
-  LcaDraining: 'lca',
-  LcaStopped: 'lca',
-};
 
 type Entry = {
   build: () => EventBody;
@@ -130,7 +116,7 @@ export class Outbox {
     const n = this.#n + 1;
     const event: LcaEvent = { ...body, v: 1, host: this.host, lca: this.#incarnation, n };
     this.#n = n;
-    return { event, msgID: `lca:${this.host}:${this.#incarnation}:${n}`, subject: subjects.hostEvent(this.host, KIND[body.type]) };
+    return { event, msgID: `lca:${this.host}:${this.#incarnation}:${n}`, subject: lcaEventSubject(this.host, body.type) };
   }
 
   async #run(): Promise<void> {

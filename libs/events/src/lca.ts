@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { subjects } from './subjects.js';
 
 /** Role of an application. Every application starts as `backup`; only the SCS promotes. */
 export const RoleSchema = z.enum(['primary', 'backup', 'none']);
@@ -205,3 +206,20 @@ export const AppCommandSchema = z.object({
   causeSeq: seq,
 });
 export type AppCommand = z.infer<typeof AppCommandSchema>;
+
+/** Subject kind per LCA event type: events go to `ha.evt.host.<host>.<kind>`. */
+const LCA_EVENT_KIND: Readonly<Record<LcaEvent['type'], string>> = {
+  LcaStarted: 'lca',
+  AppStarted: 'app',
+  AppExited: 'app',
+  AppRoleChanged: 'role',
+  CommandRefused: 'refused',
+  LcaResumed: 'lca',
+  AppStatusChanged: 'app',
+  AppSelfFenced: 'app',
+  LcaDraining: 'lca',
+  LcaStopped: 'lca',
+};
+
+/** The subject an LCA event of `type` from `host` is published on. */
+export const lcaEventSubject = (host: string, type: LcaEvent['type']): string => subjects.hostEvent(host, LCA_EVENT_KIND[type]);
