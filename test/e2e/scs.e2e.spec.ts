@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Cluster, type ClusterSpec } from '@ha/test';
+import { Cluster, until, type ClusterSpec } from '@ha/test';
 import { stopChecked } from './invariants.js';
 
 const spec: ClusterSpec = {
@@ -81,5 +81,28 @@ describe('one active SCS', () => {
     const a = await sw;
     expect(a).toMatchObject({ to: { app: 's1b' }, reason: 'process-exit' });
     expect(a.epoch).toBeGreaterThan(s0.scs.epoch);
+  });
+});
+
+describe('an SCS on an empty log', () => {
+  it('claims and appends its configuration before any LCA has published anything', async () => {
+    let events: Awaited<ReturnType<Cluster['events']>> = [];
+    const c = await Cluster.start(spec, {
+      prepare: async (c) => {
+        // nothing but the SCS has written yet: the log is empty when they start
+        events = await until('a claim and the configuration in the empty log', async () => {
+          const ev = await c.events();
+          return ev.some((e) => e.data['type'] === 'ConfigApplied') ? ev : undefined;
+        });
+      },
+    });
+    try {
+      expect(events[0]?.data).toMatchObject({ type: 'ScsClaimed' });
+      expect(events.every((e) => ['ScsClaimed', 'ConfigApplied'].includes(String(e.data['type'])))).toBe(true);
+      // and the cluster comes up from there (start waited for every pair's primary)
+      expect((await c.status()).pairs[0]?.current).toBe('s1');
+    } finally {
+      await stopChecked(c);
+    }
   });
 });

@@ -150,6 +150,8 @@ export class ControlServer {
   async #consumeEvents(): Promise<void> {
     const c = await this.#js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.All });
     this.#events = await c.consume();
+    // An empty log delivers nothing, so nothing would ever say we caught up with it.
+    if ((await this.#jsm.streams.info(EVENTS_STREAM)).state.last_seq === 0) this.#caughtUp();
     for await (const m of this.#events) {
       const at = Number(m.timestampNanos / 1_000_000n);
       if (m.subject === subjects.claim) this.#lastClaimSubjectSeq = m.seq;
@@ -267,13 +269,7 @@ export class ControlServer {
       this.#stepDown('lease expired before it could be renewed');
       return;
     }
-    // Renew only while JetStream answers within scsTimeoutMs.
-    try {
-      await Promise.race([this.#jsm.getAccountInfo(), new Promise((_, rej) => setTimeout(() => rej(new Error('JetStream did not answer')), t.scsTimeoutMs))]);
-    } catch (e) {
-      this.#log.warn({ err: (e as Error).message }, 'JetStream unresponsive; not renewing the lease');
-      return;
-    }
+    if (!(await this.#jetStreamAnswers())) return;
     const t0 = monoMs();
     let renewed = false;
     try {
@@ -290,6 +286,23 @@ export class ControlServer {
     }
     this.#leaseStart = t0;
     if (this.role === 'active') this.#o.nc.publish(subjects.scsHeartbeat(this.#o.id), codec.encode({ id: this.#o.id, epoch: this.epoch }));
+  }
+
+  /**
+   * The lease is renewed only while JetStream answers within scsTimeoutMs. An ack of one of our own
+   * writes that recent proves it; otherwise we ask (a busy SCS's question would wait behind its own
+   * writes, and it would lose its lease for being busy).
+   */
+  async #jetStreamAnswers(): Promise<boolean> {
+    const t = this.timing;
+    if (monoMs() - this.#executor.lastAckAt < t.scsTimeoutMs) return true;
+    try {
+      await Promise.race([this.#jsm.getAccountInfo(), new Promise((_, rej) => setTimeout(() => rej(new Error('JetStream did not answer')), t.scsTimeoutMs))]);
+      return true;
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'JetStream unresponsive; not renewing the lease');
+      return false;
+    }
   }
 
   #stepDown(why: string): void {

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { createLogger, ensureStreams, openPrimaries, type KV } from '@ha/bus';
+import { COMMANDS_STREAM, DECISIONS_STREAM, PrimaryEntrySchema, type Input, type Recorded } from '@ha/events';
+import { NatsServer } from '@ha/test';
+import type { CommandEffect, Effect, PrimaryEffect } from '../decider/index.js';
+import { Executor, timerDelayMs } from './executor.js';
+
+const log = createLogger('executor-test');
+log.level = 'silent';
+
+const rec = (seq: number): Recorded<Input> => ({ seq, at: 1_700_000_000_000, input: { type: 'TimerFired', v: 1, epoch: 1, scs: 'scs-1', timer: 'x' } });
+const command = (i: number, epoch: number, tag: string): CommandEffect => ({ kind: 'command', id: `${tag}${i}`, epoch, host: `h${i % 7}`, app: `a${i}`, action: 'promote', lca: 3, incarnation: 4, causeSeq: 5 });
+const primary = (pair: string, app: string, epoch: number): PrimaryEffect => ({
+  kind: 'primary',
+  entry: { pair, app, host: 'h', endpoint: null, epoch, causeSeq: 9, at: '2026-11-25T00:00:00.000Z' },
+});
+
+/** Every stored message of a stream, in stream order. */
+const dump = async (jsm: JetStreamManager, nc: NatsConnection, stream: string): Promise<unknown[]> => {
+  const n = (await jsm.streams.info(stream)).state.messages;
+  const out: unknown[] = [];
+  if (n === 0) return out;
+  const c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const it = await c.consume();
+  for await (const m of it) {
+    out.push(m.json());
+    if (out.length === n) break;
+  }
+  await it.close();
+  return out;
+};
+
+describe('the executor on a real nats-server', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let kv: KV;
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    nc = await connect({ servers: nats.url });
+    jsm = await ensureStreams(nc);
+    kv = await openPrimaries(nc);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  const executor = (canAct: () => boolean, window = 64) => {
+    const ex = new Executor(jetstream(nc), jsm, kv, 'scs-1', canAct, log, window);
+    ex.setEpoch(1);
+    return ex;
+  };
+
+  it('sends the commands of one input without waiting for each ack, at most a window at once, stored in their order and recorded', async () => {
+    await jsm.streams.purge(COMMANDS_STREAM);
+    await jsm.streams.purge(DECISIONS_STREAM);
+    const ex = executor(() => true, 64);
+    const effects: Effect[] = Array.from({ length: 2000 }, (_, i) => command(i, 1, 'c'));
+    await ex.run(rec(10), effects);
+    await ex.settled();
+    const stored = (await dump(jsm, nc, COMMANDS_STREAM)) as { id: string }[];
+    expect(stored.map((c) => c.id)).toEqual(effects.map((_, i) => `c${i}`));
+    expect(ex.peakInflight).toBeGreaterThan(1);
+    expect(ex.peakInflight).toBeLessThanOrEqual(64);
+    const records = (await dump(jsm, nc, DECISIONS_STREAM)) as { causeSeq: number; index: number }[];
+    expect(records.map((r) => r.index).sort((a, b) => a - b)).toEqual(effects.map((_, i) => i));
+  });
+
+  it('sends nothing more once the gate closes, though earlier effects are still unanswered', async () => {
+    await jsm.streams.purge(COMMANDS_STREAM); // (ids differ from the test above's: JetStream drops duplicates of those)
+    let asked = 0;
+    const ex = executor(() => asked++ < 100, 1000);
+    await ex.run(rec(11), Array.from({ length: 500 }, (_, i) => command(i, 1, 'g')));
+    await ex.settled();
+    expect((await dump(jsm, nc, COMMANDS_STREAM)).length).toBe(100);
+  });
+
+  it('writes one pair\'s KV entries in the order decided, and never over an entry of a later epoch', async () => {
+    const ex = executor(() => true);
+    const effects = Array.from({ length: 20 }, (_, i) => primary('p1', `app${i}`, 1));
+    await ex.run(rec(12), effects);
+    await ex.settled();
+    const e = await kv.get('p1');
+    expect(PrimaryEntrySchema.parse(e?.json())).toMatchObject({ app: 'app19', epoch: 1 });
+
+    const later = executor(() => true);
+    later.setEpoch(5);
+    await later.run(rec(13), [primary('p1', 'fresh', 5)]);
+    await later.settled();
+    await ex.run(rec(14), [primary('p1', 'stale', 1)]);
+    await ex.settled();
+    expect(PrimaryEntrySchema.parse((await kv.get('p1'))?.json())).toMatchObject({ app: 'fresh', epoch: 5 });
+  });
+});
+
+describe('timer delays', () => {
+  it('count the decider\'s duration from when the effect is carried out, however late the input is handled', () => {
+    expect(timerDelayMs(1000, { at: 1500 })).toBe(500);
+    expect(timerDelayMs(1000, { at: 900 })).toBe(0); // overdue: a new leader re-arming an old timer
+  });
+});
