@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, ensureStreams, openPrimaries, type KV } from '@ha/bus';
 import { COMMANDS_STREAM, DECISIONS_STREAM, PrimaryEntrySchema, type Input, type Recorded } from '@ha/events';
