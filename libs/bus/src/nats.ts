@@ -29,6 +29,9 @@ const options = (url: string, name: string) => ({
   pingInterval: 2000,
   maxPingOut: 2,
   timeout: 2000,
+  // A request would otherwise capture a stack trace up front in case it fails: about 17 µs, 6% of
+  // the SCS's CPU at 10,000 hosts (scale profile). Errors still say which request failed.
+  noAsyncTraces: true,
 });
 
 /** One attempt: for `hactl`, which exits 2 when NATS cannot be reached. */

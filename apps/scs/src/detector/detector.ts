@@ -23,6 +23,9 @@ export class Detector {
   readonly #declared = new Map<string, number>();
   /** Hosts reported returned, keyed to the loss (its `lostAt`) they end. */
   readonly #returned = new Map<string, number>();
+  /** Heartbeats stored but not read by us yet, as of the last one read; and when it was last small. */
+  #backlog = 0;
+  #caughtUpAt = 0;
 
   constructor(
     private hostTimeoutMs: number,
@@ -38,6 +41,16 @@ export class Detector {
     const prev = this.last.get(hb.host);
     if (prev && prev.seq >= seq) return;
     this.last.set(hb.host, { hb, seq, at, mono });
+  }
+
+  /**
+   * How many heartbeats the store holds that our feed has not handed over yet (the server's pending
+   * count on the last one read, plus those the client has buffered). While it is large, silences are
+   * the feed's, not the hosts': with one heartbeat kept per host, a feed that falls a heartbeat
+   * period behind finds the ones it missed replaced, and hosts seem to skip beats.
+   */
+  backlog(n: number): void {
+    this.#backlog = n;
   }
 
   /** Takes back a `lost` verdict not recorded (the store could not be read): it may be reached again. */
@@ -57,9 +70,15 @@ export class Detector {
     return false;
   }
 
+  /** The backlog that still counts as caught up: an eighth of a heartbeat round, at least 64. */
+  static backlogLimit(hosts: number): number {
+    return Math.max(64, hosts / 8);
+  }
+
   /** Starts (or restarts) judging: every host gets a full timeout from now. */
   reset(mono: number): void {
     this.#graceFrom = mono;
+    this.#caughtUpAt = mono;
     this.#lastTick = mono;
     this.#declared.clear();
     this.#returned.clear();
@@ -72,6 +91,10 @@ export class Detector {
       return [];
     }
     this.#lastTick = mono;
+    // A feed that is catching up is not judged by, for at most half a timeout: a feed that never
+    // catches up must not hide a lost host for ever (the store check before recording still guards).
+    if (this.#backlog <= Detector.backlogLimit(hosts.length)) this.#caughtUpAt = mono;
+    else if (mono - this.#caughtUpAt < this.hostTimeoutMs / 2) return [];
     const out: Observation[] = [];
     for (const h of hosts) {
       if (h.lca === 'drained') continue; // stopped on purpose: its silence is expected

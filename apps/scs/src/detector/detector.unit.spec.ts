@@ -16,6 +16,28 @@ describe('detector', () => {
     expect(d.tick(1200, [up('a')])).toEqual([]);
   });
 
+  it('does not judge by a feed that is catching up (a large backlog), for at most half a timeout', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 1), 10, 5_000, 100);
+    for (let m = 50; m <= 1000; m += 50) expect(d.tick(m, [up('a')])).toEqual([]);
+    d.backlog(Detector.backlogLimit(1) + 1); // the feed falls behind the store
+    for (let m = 1050; m < 1500; m += 50) expect(d.tick(m, [up('a')])).toEqual([]); // silent for 950 to 1350 ms
+    expect(d.tick(1500, [up('a')])).toEqual([expect.objectContaining({ kind: 'lost', host: 'a' })]);
+  });
+
+  it('judges again as soon as the feed has caught up', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 1), 10, 5_000, 100);
+    for (let m = 50; m <= 1000; m += 50) expect(d.tick(m, [up('a')])).toEqual([]);
+    d.backlog(10_000);
+    expect(d.tick(1150, [up('a')])).toEqual([]);
+    d.backlog(3);
+    expect(d.tick(1200, [up('a')])).toEqual([expect.objectContaining({ kind: 'lost', host: 'a' })]);
+    expect(Detector.backlogLimit(10_000)).toBe(1250); // an eighth of a heartbeat round at 10,000 hosts
+  });
+
   it('gives every host a full timeout after it starts acting', () => {
     const d = new Detector(1000, 50);
     d.heartbeat(hb('a'), 1, 0, 0);
