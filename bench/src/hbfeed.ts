@@ -55,7 +55,7 @@ const timer = setInterval(() => {
     pubLast[i] = t;
     pubAt[i] = t;
     const hb = { type: 'Heartbeat', v: 1, host: `h${i}`, lca: 7, n: n, pid: 1, apps };
-    js.publish(subjects.heartbeat(`h${i}`), codec.encode(hb)).finally(() => inflight--);
+    void js.publish(subjects.heartbeat(`h${i}`), codec.encode(hb)).catch(() => undefined).finally(() => inflight--);
   }
 }, slot);
 await new Promise((r) => setTimeout(r, seconds * 1000));
