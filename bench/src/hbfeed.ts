@@ -7,6 +7,10 @@ import { ensureStreams } from '@ha/bus';
 import { codec, HEARTBEATS_STREAM, parseHeartbeat, subjects } from '@ha/events';
 import { NatsServer } from '@ha/test';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write('usage: node bench/dist/hbfeed.js [--hosts N] [--seconds S]\n\nDiagnostic: N hosts heartbeat once a second into HA_HEARTBEATS (one message kept per host) on a\nthrow-away nats-server; an ordered consumer like the SCS\'s reads them. Prints the longest gap between\ntwo deliveries per host (percentiles over hosts), the longest publish gap and the longest delivery delay.\n');
+  process.exit(0);
+}
 const arg = (n: string, d: number) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const hosts = arg('hosts', 10000);
 const seconds = arg('seconds', 30);
