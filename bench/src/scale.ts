@@ -69,6 +69,7 @@ export type ScaleReport = {
     rssMiB: number;
     rssMaxInWindowMiB: number;
     hwmMiB: number;
+    memoryMiB: Record<string, number> | null;
     /** Inputs the SCS was behind the log at the end of the window. */
     lagAtEnd: number;
     malformed: number;
@@ -517,6 +518,8 @@ export const runScale = async (o: ScaleOptions): Promise<ScaleReport> => {
         rssMiB: mem.rss,
         rssMaxInWindowMiB: Math.max(rssMax, mem.rss),
         hwmMiB: mem.hwm,
+        /** The SCS's own view at the end (process.memoryUsage(), /healthz). */
+        memoryMiB: (h['memoryMiB'] as Record<string, number> | undefined) ?? null,
         lagAtEnd,
         malformed: Number(h['malformed'] ?? 0),
         ...logCounts,

@@ -23,6 +23,12 @@ import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
 export type Role = 'standby' | 'claiming' | 'active';
 
+const memoryMiB = () => {
+  const m = process.memoryUsage();
+  const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
+};
+
 export type ServerOptions = {
   id: string;
   nc: NatsConnection;
@@ -490,7 +496,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? this.#status()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, memoryMiB: memoryMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
