@@ -3,8 +3,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstream } from '@nats-io/jetstream';
-import { BIN, Cluster, type ClusterSpec } from '@ha/test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { EVENTS_STREAM } from '@ha/events';
+import { BIN, Cluster, NatsServer, RedisServer, spawnLogged, until, type ClusterSpec } from '@ha/test';
 
 const run = (bin: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 15_000 });
 
@@ -88,5 +90,48 @@ describe('garbage on every subject the SCS and the LCAs read', () => {
     const back = c.nextSwitchover('g1');
     process.kill(c.app(await c.status(), 'g1b').pid!, 'SIGKILL');
     expect(await back).toMatchObject({ to: { app: 'g1' }, epoch: next.scs.epoch });
+  });
+});
+
+describe('a configuration larger than the NATS server accepts', () => {
+  const spec: ClusterSpec = {
+    hosts: ['host-a', 'host-b'],
+    pairs: Array.from({ length: 40 }, (_, i) => ({ primary: `big${i}`, backup: `big${i}b`, primaryHost: 'host-a', backupHost: 'host-b' })),
+  };
+  let nats: NatsServer;
+  let redis: RedisServer;
+  afterAll(async () => {
+    await nats?.stop();
+    await redis?.stop();
+  });
+
+  it('is refused with an error naming both sizes; the SCS keeps running and claims, and nothing is appended', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-payload-'));
+    nats = await NatsServer.start(dir, { maxPayload: 4096 });
+    redis = await RedisServer.start(dir);
+    const configPath = join(dir, 'cluster.json');
+    const config = JSON.stringify(Cluster.config(spec, dir));
+    expect(config.length).toBeGreaterThan(4096);
+    writeFileSync(configPath, config);
+    const scs = spawnLogged('scs-1', process.execPath, [BIN.scs, '--id', 'scs-1', '--config', configPath], join(dir, 'scs-1.log'), { HA_NATS_URL: nats.url, HA_REDIS_URL: redis.url });
+    try {
+      const line = await until('the refusal in the SCS log', () =>
+        readFileSync(scs.logFile, 'utf8').split('\n').find((l) => l.includes('larger than the NATS server')), 20_000);
+      const refusal = JSON.parse(line) as { bytes: number; maxPayload: number; applications: number };
+      expect(refusal).toMatchObject({ maxPayload: 4096, applications: 80 });
+      expect(refusal.bytes).toBeGreaterThan(4096);
+      const nc = await connect({ servers: nats.url });
+      try {
+        const info = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
+        const last = await (await jetstreamManager(nc)).streams.getMessage(EVENTS_STREAM, { seq: info.state.last_seq });
+        expect(info.state.messages).toBe(1); // its claim, and no configuration
+        expect(last.json<{ type: string }>().type).toBe('ScsClaimed');
+      } finally {
+        await nc.close();
+      }
+      expect(scs.running).toBe(true);
+    } finally {
+      await scs.stop('SIGTERM');
+    }
   });
 });
