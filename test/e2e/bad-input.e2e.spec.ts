@@ -125,7 +125,7 @@ describe('a configuration larger than the NATS server accepts', () => {
         const info = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
         const last = await (await jetstreamManager(nc)).streams.getMessage(EVENTS_STREAM, { seq: info.state.last_seq });
         expect(info.state.messages).toBe(1); // its claim, and no configuration
-        expect(last.json<{ type: string }>().type).toBe('ScsClaimed');
+        expect(last?.json<{ type: string }>().type).toBe('ScsClaimed');
       } finally {
         await nc.close();
       }
