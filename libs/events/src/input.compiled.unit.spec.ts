@@ -167,7 +167,8 @@ const mutate = (v: unknown, ms: readonly Mutation[]): unknown => {
   return root;
 };
 
-describe('compiled schemas (z.compile) agree with the plain ones', () => {
+// many thousands of parses: no tight default timeout on a shared machine
+describe('compiled schemas (z.compile) agree with the plain ones', { timeout: 60_000 }, () => {
   it('accepts every valid sample, the same value, unknown keys stripped and defaults filled in', () => {
     for (const v of VALID) expect(agree(InputSchema, compiled.input, v)).toBe(true);
     const withExtra = { ...(VALID[2] as object), extra: 1, nested: { x: 1 } };
