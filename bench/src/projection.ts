@@ -25,7 +25,7 @@ import { codec, compiled, EVENTS_STREAM, InputSchema, parseInput, subjects, type
 import { DECIDER_VERSION, initialState, replayEvents, summarize, transition, type State, type StateSummary } from '@ha/scs';
 import { BIN, NatsServer, RedisServer, freePort, prng, spawnLogged, until } from '@ha/test';
 import { Fleet, fleetConfig, type Outgoing, type SimApp } from './fleet.js';
-import { cpuSeconds, memoryMiB } from './procstat.js';
+import { cpuSeconds, memoryMiB, threadCpuSeconds } from './procstat.js';
 
 /** Messages above 1 MB: the ConfigApplied of 10,000 applications is about 1.9 MB. */
 export const BENCH_MAX_PAYLOAD = 32 * 1024 * 1024;
@@ -212,8 +212,12 @@ export const publishLog = async (js: JetStreamClient, msgs: readonly LogMsg[], w
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
 
-/** `cpuSeconds`: CPU time of this process meanwhile, every thread (the worker's and V8's GC helpers included). */
-export type ReadResult = { events: number; seconds: number; eventsPerSecond: number; malformed: number; cpuSeconds: number };
+/**
+ * `cpuSeconds`: CPU time of this process meanwhile, every thread (the worker's and V8's GC helpers
+ * included); `mainCpuSeconds`: that of the reading thread alone. On a shared machine the rates vary
+ * with the load, CPU per event much less.
+ */
+export type ReadResult = { events: number; seconds: number; eventsPerSecond: number; malformed: number; cpuSeconds: number; mainCpuSeconds: number };
 
 const cpuNow = (): number => {
   const u = process.cpuUsage();
@@ -225,8 +229,9 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
  * Drains HA_EVENTS from seq 1 with an ordered consumer, as the SCS does (`consumers.get` with
  * DeliverPolicy.All, then `consume()` and a `for await`); `onMsg` is what is done per message.
  */
-export const drain = async (js: JetStreamClient, last: number, onMsg: (m: JsMsg) => void, opts?: ConsumeOptions): Promise<{ events: number; seconds: number; cpuSeconds: number }> => {
+export const drain = async (js: JetStreamClient, last: number, onMsg: (m: JsMsg) => void, opts?: ConsumeOptions): Promise<{ events: number; seconds: number; cpuSeconds: number; mainCpuSeconds: number }> => {
   const c0 = cpuNow();
+  const m0 = threadCpuSeconds();
   const t0 = process.hrtime.bigint();
   const c = await js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.All });
   const msgs = await c.consume(opts);
@@ -238,8 +243,9 @@ export const drain = async (js: JetStreamClient, last: number, onMsg: (m: JsMsg)
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpuSeconds = round3(cpuNow() - c0);
+  const mainCpuSeconds = round3(threadCpuSeconds() - m0);
   await msgs.close();
-  return { events: n, seconds, cpuSeconds };
+  return { events: n, seconds, cpuSeconds, mainCpuSeconds };
 };
 
 const rate = (events: number, seconds: number) => Math.round(events / seconds);
@@ -275,8 +281,10 @@ export type PipelinedResult = PipelinedFigures & { ignored: number; state: State
 
 export const pipelinedRead = async (js: JetStreamClient, last: number, opts?: ConsumeOptions): Promise<PipelinedResult> => {
   const c0 = cpuNow();
+  const m0 = threadCpuSeconds();
   const r = await replayEvents(js, { upTo: last, ...(opts ? { consume: opts } : {}) });
   const cpuSeconds = round3(cpuNow() - c0);
+  const mainCpuSeconds = round3(threadCpuSeconds() - m0);
   const events = r.inputs + r.malformed;
   const s3 = (x: number) => Math.round(x * 1000) / 1000;
   return {
@@ -285,6 +293,7 @@ export const pipelinedRead = async (js: JetStreamClient, last: number, opts?: Co
     eventsPerSecond: rate(events, r.seconds),
     malformed: r.malformed,
     cpuSeconds,
+    mainCpuSeconds,
     ignored: r.state.counts.ignored,
     state: r.state,
     workerBusySeconds: s3(r.workerBusySeconds),
@@ -490,6 +499,14 @@ export const runProjection = async (o: ProjectionOptions): Promise<ProjectionRep
         `round ${i + 1}: plain ${f('plain')}/s, replay ${f('replay')}/s, pipelined ${f('pipelined')}/s ${w(piped)}; ` +
           `max_messages ${o.batch}: plain ${f('plainBatched')}/s, replay ${f('replayBatched')}/s, pipelined ${f('pipelinedBatched')}/s ${w(rounds.pipelinedBatched[i]!)}`,
       );
+      const us = (k: keyof typeof rounds) => {
+        const r = rounds[k][i]!;
+        return `${((r.mainCpuSeconds * 1e6) / r.events).toFixed(1)}/${((r.cpuSeconds * 1e6) / r.events).toFixed(1)}`;
+      };
+      log(
+        `  CPU µs per event (reading thread/process): plain ${us('plain')}, replay ${us('replay')}, pipelined ${us('pipelined')}; ` +
+          `max_messages ${o.batch}: plain ${us('plainBatched')}, replay ${us('replayBatched')}, pipelined ${us('pipelinedBatched')}`,
+      );
     }
     const malformed = Math.max(...[...rounds.replay, ...rounds.pipelined].map((r) => r.malformed));
     if (malformed > 0) throw new Error(`${malformed} generated inputs did not validate`);
@@ -508,7 +525,14 @@ export const runProjection = async (o: ProjectionOptions): Promise<ProjectionRep
     const piped = best(rounds.pipelined);
     const pipedBatched = best(rounds.pipelinedBatched);
     const figures = ({ state: _state, ignored: _ignored, ...rest }: PipelinedResult): PipelinedFigures => rest;
-    const strip = <T extends ReadResult>({ events, seconds, eventsPerSecond, malformed, cpuSeconds }: T): ReadResult => ({ events, seconds, eventsPerSecond, malformed, cpuSeconds });
+    const strip = <T extends ReadResult>({ events, seconds, eventsPerSecond, malformed, cpuSeconds, mainCpuSeconds }: T): ReadResult => ({
+      events,
+      seconds,
+      eventsPerSecond,
+      malformed,
+      cpuSeconds,
+      mainCpuSeconds,
+    });
     const r2 = (x: number) => Math.round(x * 1000) / 1000;
     const eps = (xs: ReadResult[]) => xs.map((x) => x.eventsPerSecond);
     ok = true;
