@@ -27,7 +27,10 @@ export class BatchPacker {
   #count = 0;
   #end = 0;
 
-  constructor(readonly capacity: number, bytesHint = capacity * 512) {
+  constructor(
+    readonly capacity: number,
+    private readonly bytesHint = capacity * 256,
+  ) {
     this.#meta = new Float64Array(capacity * 3);
     this.#bytes = new Uint8Array(bytesHint);
   }
@@ -56,11 +59,15 @@ export class BatchPacker {
     this.#count++;
   }
 
-  /** The batch so far; the packer starts a new one with buffers of the same size. */
+  /**
+   * The batch so far. The next one starts from the hinted size again: a buffer grown for one large
+   * message (a `ConfigApplied` of 10,000 applications is 2 MB) would otherwise be allocated, zeroed
+   * and handed over with every later batch.
+   */
   take(): RawBatch {
     const b: RawBatch = { count: this.#count, meta: this.#meta, bytes: this.#bytes, subjects: this.#subjects.join('\n') };
     this.#meta = new Float64Array(this.capacity * 3);
-    this.#bytes = new Uint8Array(this.#bytes.length);
+    this.#bytes = new Uint8Array(this.bytesHint);
     this.#subjects = [];
     this.#count = 0;
     this.#end = 0;
