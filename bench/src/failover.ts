@@ -308,6 +308,9 @@ const main = async () => {
     result.figures['projection-plain-read-events-per-second'] = projection.plain.eventsPerSecond;
     result.figures['projection-replay-events-per-second'] = projection.replay.eventsPerSecond;
     result.figures['projection-replay-to-plain-read-ratio'] = projection.ratio;
+    result.figures['projection-pipelined-replay-events-per-second'] = projection.pipelined.eventsPerSecond;
+    result.figures['projection-pipelined-replay-to-plain-read-ratio'] = projection.pipelinedRatio;
+    result.figures['projection-pipelined-replay-batched-to-plain-read-ratio'] = projection.batched.pipelinedRatio;
     result.figures['projection-standby-scs-catch-up-events-per-second'] = projection.standby.eventsPerSecond;
     result.projection = projection;
   }
@@ -346,9 +349,9 @@ const main = async () => {
   if (decider) out(`decider (pure, ${decider.apps} apps in state): ${decider.inputsPerSecond} inputs/s`);
   if (projection) {
     const p = projection;
-    out(`projection (${p.hosts} hosts, ${p.apps} apps, ${p.events} inputs, ${(p.logBytes / 1e6).toFixed(0)} MB): plain read ${p.plain.eventsPerSecond} events/s, replay ${p.replay.eventsPerSecond} events/s, ratio ${p.ratio} (target >= 0.8)`);
-    out(`  with consume({ max_messages: ${p.batched.maxMessages} }): plain ${p.batched.plain.eventsPerSecond}/s, replay ${p.batched.replay.eventsPerSecond}/s, ratio ${p.batched.ratio}`);
-    out(`  per event in memory: JSON.parse ${p.inMemory.jsonParseUs} µs, parseInput ${p.inMemory.parseInputUs} µs, transition ${p.inMemory.transitionUs} µs`);
+    out(`projection (${p.hosts} hosts, ${p.apps} apps, ${p.events} inputs, ${(p.logBytes / 1e6).toFixed(0)} MB): plain read ${p.plain.eventsPerSecond} events/s, pipelined replay ${p.pipelined.eventsPerSecond} events/s, ratio ${p.pipelinedRatio} (target >= 0.8); single-thread replay ${p.replay.eventsPerSecond} events/s, ratio ${p.ratio}`);
+    out(`  with consume({ max_messages: ${p.batched.maxMessages} }): plain ${p.batched.plain.eventsPerSecond}/s, single-thread replay ${p.batched.replay.eventsPerSecond}/s, ratio ${p.batched.ratio}; pipelined ${p.batched.pipelined.eventsPerSecond}/s, ${p.batched.pipelinedRatio} of the default plain read`);
+    out(`  per event in memory: JSON.parse ${p.inMemory.jsonParseUs} µs, zod ${p.inMemory.zodUs} µs (compiled ${p.inMemory.compiledZodUs} µs), parseInput ${p.inMemory.parseInputUs} µs, transition ${p.inMemory.transitionUs} µs`);
     out(`  standby SCS process catching up from seq 1: ${p.standby.eventsPerSecond} events/s (${p.standby.catchUpSeconds} s; RSS ${p.standby.rssMiB} MiB)`);
   }
   for (const r of scale) {

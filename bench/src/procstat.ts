@@ -28,3 +28,14 @@ export const memoryMiB = (pid: number): { rss: number; hwm: number } => {
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rss: Math.round(kb('VmRSS') / 102.4) / 10, hwm: Math.round(kb('VmHWM') / 102.4) / 10 };
 };
+
+/** utime + stime of the calling thread in seconds (/proc/thread-self/stat); NaN where there is none. */
+export const threadCpuSeconds = (): number => {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return NaN;
+  }
+};

@@ -7,7 +7,9 @@
 // changes (Service Unavailable and back, with the switchovers they cause) and a few exits with their
 // restarts. It is published to a fresh harness nats-server, and then, in the same run:
 //   - plain read: an ordered consumer drains the stream, counting only;
-//   - replay: the same read + parseInput + transition (what the SCS projection and the audit do);
+//   - replay: the same read + parseInput + transition in one thread (what the SCS projection does);
+//   - pipelined replay: replayEvents (@ha/scs): the read in this thread, parseInput + transition in a
+//     worker thread, raw messages handed over in batches (what an audit or a catch-up can use);
 //   - a real SCS process (apps/scs/bin/scs.js) as a standby catching up from seq 1, timed by /healthz.
 //   node bench/dist/projection.js [--hosts N] [--events M] [--rounds R] [--seed S] [--batch B]
 import { request } from 'node:http';
@@ -19,11 +21,11 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, type ConsumeOptions, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { ensureStreams } from '@ha/bus';
-import { codec, EVENTS_STREAM, parseInput, subjects, type AppCommand, type Input } from '@ha/events';
-import { DECIDER_VERSION, initialState, transition, type State } from '@ha/scs';
+import { codec, compiled, EVENTS_STREAM, InputSchema, parseInput, subjects, type AppCommand, type Input } from '@ha/events';
+import { DECIDER_VERSION, initialState, replayEvents, summarize, transition, type State, type StateSummary } from '@ha/scs';
 import { BIN, NatsServer, RedisServer, freePort, prng, spawnLogged, until } from '@ha/test';
 import { Fleet, fleetConfig, type Outgoing, type SimApp } from './fleet.js';
-import { cpuSeconds, memoryMiB } from './procstat.js';
+import { cpuSeconds, memoryMiB, threadCpuSeconds } from './procstat.js';
 
 /** Messages above 1 MB: the ConfigApplied of 10,000 applications is about 1.9 MB. */
 export const BENCH_MAX_PAYLOAD = 32 * 1024 * 1024;
@@ -210,13 +212,26 @@ export const publishLog = async (js: JetStreamClient, msgs: readonly LogMsg[], w
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
 
-export type ReadResult = { events: number; seconds: number; eventsPerSecond: number; malformed: number };
+/**
+ * `cpuSeconds`: CPU time of this process meanwhile, every thread (the worker's and V8's GC helpers
+ * included); `mainCpuSeconds`: that of the reading thread alone. On a shared machine the rates vary
+ * with the load, CPU per event much less.
+ */
+export type ReadResult = { events: number; seconds: number; eventsPerSecond: number; malformed: number; cpuSeconds: number; mainCpuSeconds: number };
+
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * Drains HA_EVENTS from seq 1 with an ordered consumer, as the SCS does (`consumers.get` with
  * DeliverPolicy.All, then `consume()` and a `for await`); `onMsg` is what is done per message.
  */
-export const drain = async (js: JetStreamClient, last: number, onMsg: (m: JsMsg) => void, opts?: ConsumeOptions): Promise<{ events: number; seconds: number }> => {
+export const drain = async (js: JetStreamClient, last: number, onMsg: (m: JsMsg) => void, opts?: ConsumeOptions): Promise<{ events: number; seconds: number; cpuSeconds: number; mainCpuSeconds: number }> => {
+  const c0 = cpuNow();
+  const m0 = threadCpuSeconds();
   const t0 = process.hrtime.bigint();
   const c = await js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.All });
   const msgs = await c.consume(opts);
@@ -227,8 +242,10 @@ export const drain = async (js: JetStreamClient, last: number, onMsg: (m: JsMsg)
     if (m.seq >= last) break;
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpuSeconds = round3(cpuNow() - c0);
+  const mainCpuSeconds = round3(threadCpuSeconds() - m0);
   await msgs.close();
-  return { events: n, seconds };
+  return { events: n, seconds, cpuSeconds, mainCpuSeconds };
 };
 
 const rate = (events: number, seconds: number) => Math.round(events / seconds);
@@ -243,7 +260,7 @@ export const plainRead = async (js: JetStreamClient, last: number, opts?: Consum
 };
 
 /** Read + parse/validate + transition, folding the state as the projection does. */
-export const replayRead = async (js: JetStreamClient, last: number, opts?: ConsumeOptions): Promise<ReadResult & { ignored: number }> => {
+export const replayRead = async (js: JetStreamClient, last: number, opts?: ConsumeOptions): Promise<ReadResult & { ignored: number; state: StateSummary }> => {
   let state = initialState();
   let malformed = 0;
   const r = await drain(js, last, (m) => {
@@ -254,15 +271,52 @@ export const replayRead = async (js: JetStreamClient, last: number, opts?: Consu
     }
     state = transition(state, { seq: m.seq, at: Number(m.timestampNanos / 1_000_000n), input: parsed.value }).state;
   }, opts);
-  return { ...r, eventsPerSecond: rate(r.events, r.seconds), malformed, ignored: state.counts.ignored };
+  return { ...r, eventsPerSecond: rate(r.events, r.seconds), malformed, ignored: state.counts.ignored, state: summarize(state) };
+};
+
+/** The same in two threads: `replayEvents` reads here and applies in a worker (its default consume options unless `opts`). */
+/** `workerBusySeconds`: the worker parsing and applying; `readerWaitSeconds`: the reading thread waiting for it. */
+export type PipelinedFigures = ReadResult & { workerBusySeconds: number; readerWaitSeconds: number };
+export type PipelinedResult = PipelinedFigures & { ignored: number; state: StateSummary };
+
+export const pipelinedRead = async (js: JetStreamClient, last: number, opts?: ConsumeOptions): Promise<PipelinedResult> => {
+  const c0 = cpuNow();
+  const m0 = threadCpuSeconds();
+  const r = await replayEvents(js, { upTo: last, ...(opts ? { consume: opts } : {}) });
+  const cpuSeconds = round3(cpuNow() - c0);
+  const mainCpuSeconds = round3(threadCpuSeconds() - m0);
+  const events = r.inputs + r.malformed;
+  const s3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    events,
+    seconds: r.seconds,
+    eventsPerSecond: rate(events, r.seconds),
+    malformed: r.malformed,
+    cpuSeconds,
+    mainCpuSeconds,
+    ignored: r.state.counts.ignored,
+    state: r.state,
+    workerBusySeconds: s3(r.workerBusySeconds),
+    readerWaitSeconds: s3(r.readerWaitSeconds),
+  };
 };
 
 /** The same work on messages already in memory: where the time of a replay goes (µs per event). */
-export const inMemoryBreakdown = (msgs: readonly LogMsg[]): { jsonParseUs: number; parseInputUs: number; transitionUs: number } => {
+export const inMemoryBreakdown = (
+  msgs: readonly LogMsg[],
+): { jsonParseUs: number; zodUs: number; compiledZodUs: number; parseInputUs: number; transitionUs: number } => {
   const dec = new TextDecoder();
   let t = process.hrtime.bigint();
-  for (const m of msgs) JSON.parse(dec.decode(m.data));
+  const values: unknown[] = [];
+  for (const m of msgs) values.push(JSON.parse(dec.decode(m.data)));
   const jsonParseUs = Number(process.hrtime.bigint() - t) / 1e3 / msgs.length;
+  // validation alone, on values already parsed: zod's ordinary parser, then its compiled one (what parseInput uses)
+  t = process.hrtime.bigint();
+  for (const v of values) InputSchema.safeParse(v);
+  const zodUs = Number(process.hrtime.bigint() - t) / 1e3 / msgs.length;
+  t = process.hrtime.bigint();
+  for (const v of values) compiled.input.safeParse(v);
+  const compiledZodUs = Number(process.hrtime.bigint() - t) / 1e3 / msgs.length;
   t = process.hrtime.bigint();
   const inputs: Input[] = [];
   for (const m of msgs) {
@@ -276,7 +330,7 @@ export const inMemoryBreakdown = (msgs: readonly LogMsg[]): { jsonParseUs: numbe
   for (let i = 0; i < inputs.length; i++) state = transition(state, { seq: i + 1, at: at + i, input: inputs[i]! }).state;
   const transitionUs = Number(process.hrtime.bigint() - t) / 1e3 / inputs.length;
   const r = (x: number) => Math.round(x * 100) / 100;
-  return { jsonParseUs: r(jsonParseUs), parseInputUs: r(parseInputUs), transitionUs: r(transitionUs) };
+  return { jsonParseUs: r(jsonParseUs), zodUs: r(zodUs), compiledZodUs: r(compiledZodUs), parseInputUs: r(parseInputUs), transitionUs: r(transitionUs) };
 };
 
 const httpJson = (url: string, timeoutMs = 1000): Promise<Record<string, unknown>> =>
@@ -384,12 +438,20 @@ export type ProjectionReport = {
   publishSeconds: number;
   /** The SCS's way of reading (default `consume()` options): best of `rounds`. */
   plain: ReadResult;
+  /** Single-thread replay (read + parseInput + transition in one thread). */
   replay: ReadResult;
   /** replay / plain events per second, same run, same consumer options. */
   ratio: number;
-  /** The same pair with `consume({ max_messages: batch })`. */
-  batched: { maxMessages: number; plain: ReadResult; replay: ReadResult; ratio: number };
-  rounds: { plain: number[]; replay: number[]; plainBatched: number[]; replayBatched: number[] };
+  /** Pipelined replay (`replayEvents`: read here, parseInput + transition in a worker thread), nats.js's default consume options as `plain`. */
+  pipelined: PipelinedFigures;
+  /** pipelined / plain (the plain ordered-consumer read with default options). */
+  pipelinedRatio: number;
+  /**
+   * The same with `consume({ max_messages: batch })` (`replayEvents`'s default); `pipelinedRatio`
+   * is still against the plain read with nats.js's default options (the issue's baseline).
+   */
+  batched: { maxMessages: number; plain: ReadResult; replay: ReadResult; ratio: number; pipelined: PipelinedFigures; pipelinedRatio: number };
+  rounds: { plain: number[]; replay: number[]; pipelined: number[]; plainBatched: number[]; replayBatched: number[]; pipelinedBatched: number[] };
   inMemory: ReturnType<typeof inMemoryBreakdown>;
   standby: StandbyResult;
 };
@@ -412,19 +474,47 @@ export const runProjection = async (o: ProjectionOptions): Promise<ProjectionRep
     const publishSeconds = await publishLog(js, g.msgs);
     const last = g.msgs.length;
     log(`published in ${publishSeconds.toFixed(1)} s (${rate(last, publishSeconds)} events/s)`);
-    const rounds = { plain: [] as ReadResult[], replay: [] as ReadResult[], plainBatched: [] as ReadResult[], replayBatched: [] as ReadResult[] };
+    const rounds = {
+      plain: [] as ReadResult[],
+      replay: [] as ReadResult[],
+      pipelined: [] as PipelinedResult[],
+      plainBatched: [] as ReadResult[],
+      replayBatched: [] as ReadResult[],
+      pipelinedBatched: [] as PipelinedResult[],
+    };
     const batchOpts: ConsumeOptions = { max_messages: o.batch };
     for (let i = 0; i < o.rounds; i++) {
       rounds.plain.push(await plainRead(js, last));
-      rounds.replay.push(await replayRead(js, last));
+      const single = await replayRead(js, last);
+      rounds.replay.push(single);
+      const piped = await pipelinedRead(js, last, {});
+      rounds.pipelined.push(piped);
+      if (JSON.stringify(piped.state) !== JSON.stringify(single.state)) throw new Error('the pipelined replay ended in another state than the single-thread one');
       rounds.plainBatched.push(await plainRead(js, last, batchOpts));
       rounds.replayBatched.push(await replayRead(js, last, batchOpts));
-      log(`round ${i + 1}: plain ${rounds.plain[i]!.eventsPerSecond}/s, replay ${rounds.replay[i]!.eventsPerSecond}/s; max_messages ${o.batch}: plain ${rounds.plainBatched[i]!.eventsPerSecond}/s, replay ${rounds.replayBatched[i]!.eventsPerSecond}/s`);
+      rounds.pipelinedBatched.push(await pipelinedRead(js, last, batchOpts));
+      const f = (k: keyof typeof rounds) => rounds[k][i]!.eventsPerSecond;
+      const w = (r: PipelinedResult) => `(worker busy ${r.workerBusySeconds} s, reader waited ${r.readerWaitSeconds} s of ${r.seconds.toFixed(3)} s)`;
+      log(
+        `round ${i + 1}: plain ${f('plain')}/s, replay ${f('replay')}/s, pipelined ${f('pipelined')}/s ${w(piped)}; ` +
+          `max_messages ${o.batch}: plain ${f('plainBatched')}/s, replay ${f('replayBatched')}/s, pipelined ${f('pipelinedBatched')}/s ${w(rounds.pipelinedBatched[i]!)}`,
+      );
+      const us = (k: keyof typeof rounds) => {
+        const r = rounds[k][i]!;
+        return `${((r.mainCpuSeconds * 1e6) / r.events).toFixed(1)}/${((r.cpuSeconds * 1e6) / r.events).toFixed(1)}`;
+      };
+      log(
+        `  CPU µs per event (reading thread/process): plain ${us('plain')}, replay ${us('replay')}, pipelined ${us('pipelined')}; ` +
+          `max_messages ${o.batch}: plain ${us('plainBatched')}, replay ${us('replayBatched')}, pipelined ${us('pipelinedBatched')}`,
+      );
     }
-    const malformed = Math.max(...rounds.replay.map((r) => r.malformed));
+    const malformed = Math.max(...[...rounds.replay, ...rounds.pipelined].map((r) => r.malformed));
     if (malformed > 0) throw new Error(`${malformed} generated inputs did not validate`);
     const inMemory = inMemoryBreakdown(g.msgs);
-    log(`in memory: JSON.parse ${inMemory.jsonParseUs} µs, parseInput ${inMemory.parseInputUs} µs, transition ${inMemory.transitionUs} µs per event`);
+    log(
+      `in memory: JSON.parse ${inMemory.jsonParseUs} µs, zod ${inMemory.zodUs} µs (compiled ${inMemory.compiledZodUs} µs), ` +
+        `parseInput ${inMemory.parseInputUs} µs, transition ${inMemory.transitionUs} µs per event`,
+    );
     log('a real SCS process catching up as a standby ...');
     const standby = await standbyCatchUp(nats, redis, dir, 'bench', last);
     log(`standby SCS: ${standby.eventsPerSecond} events/s (${standby.catchUpSeconds} s from its first applied input, ${standby.totalSeconds} s from spawn)`);
@@ -432,6 +522,17 @@ export const runProjection = async (o: ProjectionOptions): Promise<ProjectionRep
     const replay = best(rounds.replay);
     const pb = best(rounds.plainBatched);
     const rb = best(rounds.replayBatched);
+    const piped = best(rounds.pipelined);
+    const pipedBatched = best(rounds.pipelinedBatched);
+    const figures = ({ state: _state, ignored: _ignored, ...rest }: PipelinedResult): PipelinedFigures => rest;
+    const strip = <T extends ReadResult>({ events, seconds, eventsPerSecond, malformed, cpuSeconds, mainCpuSeconds }: T): ReadResult => ({
+      events,
+      seconds,
+      eventsPerSecond,
+      malformed,
+      cpuSeconds,
+      mainCpuSeconds,
+    });
     const r2 = (x: number) => Math.round(x * 1000) / 1000;
     const eps = (xs: ReadResult[]) => xs.map((x) => x.eventsPerSecond);
     ok = true;
@@ -445,10 +546,26 @@ export const runProjection = async (o: ProjectionOptions): Promise<ProjectionRep
       generateSeconds: Math.round(g.seconds * 10) / 10,
       publishSeconds: Math.round(publishSeconds * 10) / 10,
       plain,
-      replay,
+      replay: strip(replay),
       ratio: r2(replay.eventsPerSecond / plain.eventsPerSecond),
-      batched: { maxMessages: o.batch, plain: pb, replay: rb, ratio: r2(rb.eventsPerSecond / pb.eventsPerSecond) },
-      rounds: { plain: eps(rounds.plain), replay: eps(rounds.replay), plainBatched: eps(rounds.plainBatched), replayBatched: eps(rounds.replayBatched) },
+      pipelined: figures(piped),
+      pipelinedRatio: r2(piped.eventsPerSecond / plain.eventsPerSecond),
+      batched: {
+        maxMessages: o.batch,
+        plain: pb,
+        replay: strip(rb),
+        ratio: r2(rb.eventsPerSecond / pb.eventsPerSecond),
+        pipelined: figures(pipedBatched),
+        pipelinedRatio: r2(pipedBatched.eventsPerSecond / plain.eventsPerSecond),
+      },
+      rounds: {
+        plain: eps(rounds.plain),
+        replay: eps(rounds.replay),
+        pipelined: eps(rounds.pipelined),
+        plainBatched: eps(rounds.plainBatched),
+        replayBatched: eps(rounds.replayBatched),
+        pipelinedBatched: eps(rounds.pipelinedBatched),
+      },
       inMemory,
       standby,
     };
@@ -466,8 +583,9 @@ Projection throughput fed from JetStream. Generates a realistic HA_EVENTS log (N
 applications each; LcaStarted and AppStarted for all, the first promotions, then a trickle of status
 changes, switchovers, exits and restarts, built with the real schemas and the decider in the loop),
 publishes it to a fresh nats-server, then measures in the same run: a plain ordered-consumer read,
-a replay (read + parseInput + transition) and their ratio, the same with consume({ max_messages: B }),
-and a real SCS process catching up as a standby.
+a single-thread replay (read + parseInput + transition), a pipelined replay (replayEvents: read in
+the main thread, parseInput + transition in a worker thread) and their ratios to the plain read, the
+same with consume({ max_messages: B }), and a real SCS process catching up as a standby.
 
 options:
   --hosts N     hosts (default 1000: 10,000 applications)
