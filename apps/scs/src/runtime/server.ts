@@ -75,7 +75,8 @@ export class ControlServer {
   /** Resolves each time the projection has applied an input (tests and claims wait on it). */
   #waiters: { seq: number; resolve: () => void }[] = [];
   /** The projected hosts as a list, rebuilt only when the (persistent) host map changed: the detector ticks 20 times a second. */
-  #hostList: { of: State['hosts']; list: readonly HostState[] } | null = null;
+  // Held weakly: a version of the map that is held keeps the diffs from it to the newest one (decision 0007).
+  #hostList: { of: WeakRef<State['hosts']>; list: readonly HostState[] } | null = null;
 
   constructor(o: ServerOptions) {
     this.#o = o;
@@ -359,7 +360,7 @@ export class ControlServer {
 
   #hosts(): readonly HostState[] {
     const of = this.state.hosts;
-    if (this.#hostList?.of !== of) this.#hostList = { of, list: [...of.values()] };
+    if (this.#hostList?.of.deref() !== of) this.#hostList = { of: new WeakRef(of), list: [...of.values()] };
     return this.#hostList.list;
   }
 
