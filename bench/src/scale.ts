@@ -13,7 +13,7 @@
 // keep heartbeating, so every one is false unless the simulator itself fell silent), and the
 // simulator's own achieved heartbeat rate.
 //   node bench/dist/scale.js --hosts N --seconds S   (see --help)
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,8 @@ export type ScaleOptions = {
   logLevel?: string;
   /** Run the SCS with `--cpu-prof` into this directory (the report gives the window in CLOCK_MONOTONIC µs, as the profile's timestamps). */
   scsCpuProf?: string;
+  /** Write a heap snapshot of the SCS into this directory at the end of the window. */
+  scsHeapSnapshot?: string;
   keep?: boolean;
   log?: (s: string) => void;
 };
@@ -107,6 +109,25 @@ export type ScaleReport = {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Signals the SCS (started with --heapsnapshot-signal) and waits until the snapshot file is complete. */
+const heapSnapshot = async (scs: Proc, dir: string, log: (s: string) => void): Promise<void> => {
+  const before = new Set(readdirSync(dir));
+  process.kill(scs.pid, 'SIGUSR2');
+  log('writing a heap snapshot of the SCS');
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await sleep(1000);
+    const f = readdirSync(dir).find((n) => n.endsWith('.heapsnapshot') && !before.has(n));
+    if (!f) continue;
+    const now = statSync(join(dir, f)).size;
+    if (now === size && now > 0) {
+      log(`heap snapshot: ${join(dir, f)} (${Math.round(now / 2 ** 20)} MiB)`);
+      return;
+    }
+    size = now;
+  }
+};
 const now = () => performance.now();
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -361,7 +382,10 @@ export const runScale = async (o: ScaleOptions): Promise<ScaleReport> => {
     const httpPort = await freePort();
     const env = { HA_NATS_URL: nats.url, HA_REDIS_URL: redis.url, HA_LOG_LEVEL: o.logLevel ?? 'info' };
     const setupStart = now();
-    const prof = o.scsCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.scsCpuProf}`] : []; // not allowed in NODE_OPTIONS
+    const prof = [
+      ...(o.scsCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.scsCpuProf}`] : []), // not allowed in NODE_OPTIONS
+      ...(o.scsHeapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${o.scsHeapSnapshot}`] : []),
+    ];
     scs = spawnLogged('scs-1', process.execPath, [...prof, BIN.scs, '--id', 'scs-1', '--config', configPath, '--http', `127.0.0.1:${httpPort}`], join(dir, 'scs-1.log'), env);
     const healthz = async () => httpJson(`http://127.0.0.1:${httpPort}/healthz`, 5000);
     const lastEventSeq = async () => (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
@@ -484,6 +508,7 @@ export const runScale = async (o: ScaleOptions): Promise<ScaleReport> => {
     const missing = measuredPrimariesAt() - latencyCountAt();
     const mem = memoryMiB(scs.pid);
     const h = await healthz().catch((): Record<string, unknown> => ({}));
+    if (o.scsHeapSnapshot) await heapSnapshot(scs, o.scsHeapSnapshot, log);
     const lagAtEnd = (await lastEventSeq()) - Number(h['lastSeq'] ?? 0);
     const secs = (w1.t - w0.t) / 1000;
     const storedHb = w1.hbSeq - w0.hbSeq;
@@ -575,6 +600,7 @@ options:
   --max-payload BYTES       nats-server max_payload (default ${BENCH_MAX_PAYLOAD}; the server's own default is 1 MB)
   --log-level L             the SCS's HA_LOG_LEVEL (default info)
   --scs-cpu-prof DIR        run the SCS with node --cpu-prof into DIR (monoWindowUs in the report cuts it to the window)
+  --scs-heap-snapshot DIR   write a heap snapshot of the SCS into DIR at the end of the window
   --keep                    keep the directory with the logs and the store
   --help                    this text
 `;
@@ -602,6 +628,7 @@ const main = async (): Promise<void> => {
     ...(mode ? { heartbeatMode: mode } : {}),
     ...(val('log-level') ? { logLevel: val('log-level')! } : {}),
     ...(val('scs-cpu-prof') ? { scsCpuProf: val('scs-cpu-prof')! } : {}),
+    ...(val('scs-heap-snapshot') ? { scsHeapSnapshot: val('scs-heap-snapshot')! } : {}),
     keep: argv.includes('--keep'),
   });
   process.stdout.write(JSON.stringify(r, null, 2) + '\n');

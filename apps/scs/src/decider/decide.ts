@@ -1,6 +1,7 @@
 import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusChanged, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, ExitCause, HostLost, HostReturned, Input, LcaDraining, LcaResumed, LcaStarted, LcaStopped, PauseRequested, Recorded, ResumeRequested, ScsClaimed, SwitchoverReason, SwitchoverRequested, TimerFired } from '@ha/events';
 import { pairsOf } from '@ha/events';
 import { Draft } from './draft.js';
+import { isoTime } from './isoTime.js';
 import type { Effect } from './effects.js';
 import { appTimers, keyOrder, newApp, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
 
@@ -127,7 +128,6 @@ const appsOnHost = (c: Ctx, host: string): AppState[] => {
 
 const restartPolicy = (c: Ctx) => c.d.base.config?.restart ?? RESTART_DEFAULTS;
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 const EXIT_REASON: Readonly<Record<ExitCause, SwitchoverReason>> = {
   exit: 'process-exit',
@@ -508,7 +508,7 @@ const announcement = (c: Ctx, pair: string, from: string, to: string, reason: Sw
   reason,
   epoch,
   causeSeq,
-  at: iso(at),
+  at: isoTime(at),
 });
 
 const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch: number, at: number) => ({
@@ -518,7 +518,7 @@ const primaryEntry = (c: Ctx, pair: string, app: string, causeSeq: number, epoch
   endpoint: endpointOf(c.d.base.config, app),
   epoch,
   causeSeq,
-  at: iso(at),
+  at: isoTime(at),
 });
 
 const onRefused = (c: Ctx, ev: CommandRefused): boolean => {

@@ -70,12 +70,12 @@ export class Draft {
   #pairs: PMap<PairState>;
   #timers: PMap<PendingTimer>;
   #index: StateIndex;
-  /** Pairs touched by this input: true if their inputs changed since they were last reconciled. */
-  #touchedPairs: Map<string, boolean> | null = null;
+  // Pairs touched by this input: true if their inputs changed since they were last reconciled.
+  // Most inputs touch one pair: it is kept in two fields, and a Map is made only for a second.
+  #touchedId: string | null = null;
+  #touchedChanged = false;
+  #touchedMore: Map<string, boolean> | null = null;
   readonly effects: Effect[] = [];
-  get #touched(): Map<string, boolean> {
-    return (this.#touchedPairs ??= new Map());
-  }
   // The entry last read or written in each collection: an input reads the same few entries again
   // and again, and a look-up in a large map is a chain of cache misses.
   #hostId: string | null = null;
@@ -207,7 +207,7 @@ export class Draft {
     const n = patchPair(p, patch);
     this.#pairs = this.#pairs.set(id, n);
     this.#pair = n;
-    this.#touched.set(id, true);
+    this.#touch(id, true);
   }
   /**
    * A new configuration: the collections are replaced (applications listed in their order), the
@@ -233,7 +233,8 @@ export class Draft {
     const order = keyOrder({ index: withIndex(ix, { appOrder: ord }) });
     const appsOfHost = PMap.from([...byHost].map(([host, ids]) => [host, ids.sort(order)] as const));
     this.#index = withIndex(ix, { appOrder: ord, nextAppOrder: appOrder.length, appsOfHost, unsettled: emptyMap() });
-    this.#touchedPairs = null;
+    this.#touchedId = null;
+    this.#touchedMore = null;
   }
   timer(t: PendingTimer): void {
     const old = this.#timers.get(t.id);
@@ -257,13 +258,14 @@ export class Draft {
   /** Pairs whose inputs changed since they were last reconciled, sorted by id. */
   unsettledPairs(): string[] {
     const ids = new Set<string>();
-    for (const id of this.#index.unsettled.keys()) if (this.#touched.get(id) !== false) ids.add(id);
-    for (const [id, changed] of this.#touched) if (changed) ids.add(id);
+    for (const id of this.#index.unsettled.keys()) if (this.#touchedAs(id) !== false) ids.add(id);
+    if (this.#touchedId !== null && this.#touchedChanged) ids.add(this.#touchedId);
+    for (const [id, changed] of this.#touchedMore ?? []) if (changed) ids.add(id);
     return [...ids].sort();
   }
   /** The pair was just reconciled: until one of its inputs changes, reconciling it does nothing. */
   settled(pair: string): void {
-    this.#touched.set(pair, false);
+    this.#touch(pair, false);
   }
 
   /** The next state, after an input numbered `lastSeq`. */
@@ -271,7 +273,8 @@ export class Draft {
     const s = this.#s;
     let index = this.#index;
     let unsettled = index.unsettled;
-    for (const [id, changed] of this.#touchedPairs ?? []) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    if (this.#touchedId !== null) unsettled = this.#touchedChanged ? unsettled.set(this.#touchedId, true) : unsettled.delete(this.#touchedId);
+    for (const [id, changed] of this.#touchedMore ?? []) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
     if (unsettled !== index.unsettled) index = withIndex(index, { unsettled });
     return {
       epoch: s.epoch,
@@ -290,6 +293,17 @@ export class Draft {
     };
   }
 
+  #touch(pair: string, changed: boolean): void {
+    if (this.#touchedId === null || this.#touchedId === pair) {
+      this.#touchedId = pair;
+      this.#touchedChanged = changed;
+    } else {
+      (this.#touchedMore ??= new Map()).set(pair, changed);
+    }
+  }
+  #touchedAs(pair: string): boolean | undefined {
+    return pair === this.#touchedId ? this.#touchedChanged : this.#touchedMore?.get(pair);
+  }
   #forget(): void {
     this.#hostId = this.#appId = this.#pairId = this.#pairOfAppId = null;
     this.#host = this.#app = this.#pair = undefined;
@@ -303,7 +317,7 @@ export class Draft {
   }
   #appChanged(id: string): void {
     const pair = this.pairIdOf(id);
-    if (pair !== undefined) this.#touched.set(pair, true);
+    if (pair !== undefined) this.#touch(pair, true);
   }
   #hostChanged(id: string): void {
     for (const app of this.appIdsOn(id)) this.#appChanged(app);

@@ -3,9 +3,10 @@ import { PMap } from './pmap.js';
 
 /**
  * The collections of the state are persistent maps keyed by id (`PMap`): read them with `get(id)`,
- * `has(id)`, `size`, `values()`, `keys()`. An update returns a new map that shares everything
- * untouched with the old one, so a decision costs O(log n) whatever the size of the cluster
- * (decision 0006). Their iteration order follows the keys' hashes: sort where an order matters.
+ * `has(id)`, `size`, `values()`, `keys()`. An update returns a new map and leaves the old one as it
+ * was; the newest version holds the entries and older ones hold the diffs to it, so a decision
+ * costs O(1) whatever the size of the cluster, and reading an old state again costs its distance
+ * from the newest (decisions 0006, 0007). They iterate by id (code-unit order).
  */
 export { PMap };
 export const emptyMap = <V>(): PMap<V> => PMap.empty<V>();

@@ -81,7 +81,8 @@ export class ControlServer {
   /** Resolves each time the projection has applied an input (tests and claims wait on it). */
   #waiters: { seq: number; resolve: () => void }[] = [];
   /** The projected hosts as a list, rebuilt only when the (persistent) host map changed: the detector ticks 20 times a second. */
-  #hostList: { of: State['hosts']; at: number; list: readonly HostState[] } | null = null;
+  // Held weakly: a version of the map that is held keeps the diffs from it to the newest one (decision 0007).
+  #hostList: { of: WeakRef<State['hosts']>; at: number; list: readonly HostState[] } | null = null;
 
   constructor(o: ServerOptions) {
     this.#o = o;
@@ -398,7 +399,7 @@ export class ControlServer {
     // At most every 100 ms: with thousands of hosts the map changes with nearly every input, and a
     // list 100 ms old misleads nobody (a verdict is said once per host and basis, and checked).
     const now = monoMs();
-    if (this.#hostList === null || (this.#hostList.of !== of && now - this.#hostList.at >= 100)) this.#hostList = { of, at: now, list: [...of.values()] };
+    if (this.#hostList === null || (this.#hostList.of.deref() !== of && now - this.#hostList.at >= 100)) this.#hostList = { of: new WeakRef(of), at: now, list: [...of.values()] };
     return this.#hostList.list;
   }
 
