@@ -61,6 +61,9 @@ describe('a host is lost', () => {
     const events = await c.events();
     const demoted = events.filter((e) => e.data['type'] === 'AppRoleChanged' && e.data['host'] === 'host-a' && e.data['role'] === 'backup');
     expect(demoted.map((e) => e.data['app']).sort()).toEqual(['x1', 'x2']);
+    // the host came back through HostReturned, whose heartbeat carries the applications' snapshots
+    const returned = events.find((e) => e.data['type'] === 'HostReturned' && e.data['host'] === 'host-a');
+    expect((returned?.data['heartbeat'] as { apps: { app: string }[] } | undefined)?.apps.map((a) => a.app).sort()).toEqual(['x1', 'x2']);
   });
 
   it('an LCA killed alone takes its plain-process applications with it; the pairs switch over', async () => {

@@ -3,7 +3,13 @@ import type { Heartbeat } from '@ha/events';
 /** What the detector needs to know of the projected state. */
 export type HostView = { id: string; lca: 'up' | 'lost' | 'unknown' | 'drained'; lostAt: number | null };
 
-export type LastHeartbeat = { hb: Heartbeat; seq: number; at: number; mono: number };
+/**
+ * What the detector keeps of a host's last heartbeat: not its application snapshots. Kept for about
+ * a second each, 10,000 hosts' full heartbeats (about 1 KB each) lived long enough to be moved to
+ * the old generation, 10 MB a second of it, and the SCS's heap grew with them.
+ */
+export type HeartbeatCore = Pick<Heartbeat, 'host' | 'lca' | 'n'>;
+export type LastHeartbeat = { hb: HeartbeatCore; seq: number; at: number; mono: number };
 
 export type Observation =
   | { kind: 'lost'; host: string; evidence: LastHeartbeat | null; silenceMs: number }
@@ -37,10 +43,15 @@ export class Detector {
   }
 
   /** A heartbeat was stored (`at` = JetStream time) and seen at `mono`. */
-  heartbeat(hb: Heartbeat, seq: number, at: number, mono: number): void {
+  heartbeat(hb: HeartbeatCore, seq: number, at: number, mono: number): void {
     const prev = this.last.get(hb.host);
     if (prev && prev.seq >= seq) return;
-    this.last.set(hb.host, { hb, seq, at, mono });
+    this.last.set(hb.host, { hb: { host: hb.host, lca: hb.lca, n: hb.n }, seq, at, mono });
+  }
+
+  /** Takes back a `returned` verdict not recorded: it may be reached again. */
+  forgetReturned(host: string): void {
+    this.#returned.delete(host);
   }
 
   /**

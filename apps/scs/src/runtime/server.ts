@@ -439,11 +439,24 @@ export class ControlServer {
           await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:lost:${ev?.seq ?? 0}` });
           this.#log.warn({ host: o.host, silenceMs: o.silenceMs }, 'host lost');
         } else {
-          const input = { type: 'HostReturned', v: 1, epoch, scs: this.#o.id, host: o.host, heartbeat: o.evidence.hb } as const;
-          await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:returned:${o.evidence.seq}` });
+          // The detector keeps no application snapshots: the whole heartbeat is read from the store
+          // (its last one, stored after the loss as the verdict's evidence is, or later still).
+          const sm = await lastOnSubject(this.#jsm, HEARTBEATS_STREAM, subjects.heartbeat(o.host)).catch(() => null);
+          const hb = sm ? parseHeartbeat(sm.data) : null;
+          if (!sm || !hb?.ok || hb.value.host !== o.host || sm.seq < o.evidence.seq) {
+            this.#detector.forgetReturned(o.host);
+            this.#log.warn({ host: o.host, seq: sm?.seq }, 'cannot read the returned host\'s heartbeat; judging again');
+            continue;
+          }
+          if (!this.canAct()) return;
+          const input = { type: 'HostReturned', v: 1, epoch, scs: this.#o.id, host: o.host, heartbeat: hb.value } as const;
+          await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:returned:${sm.seq}` });
           this.#log.info({ host: o.host }, 'host returned');
         }
       } catch (e) {
+        // judged again at the next tick, rather than never (the verdict stays the same)
+        if (o.kind === 'lost') this.#detector.retract(o.host);
+        else this.#detector.forgetReturned(o.host);
         this.#log.error({ host: o.host, err: (e as Error).message }, 'observation not stored');
       }
     }
