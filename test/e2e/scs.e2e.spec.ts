@@ -28,12 +28,16 @@ describe('one active SCS', () => {
     const claim = events.find((e) => e.seq === after.scs.epoch)!;
     expect(claim.data).toMatchObject({ type: 'ScsClaimed', scs: after.scs.active });
     expect(after.scs.epoch).toBeGreaterThan(before.scs.epoch);
+
     // the new claim comes after the old lease could have run out (how long it takes is measured by npm run bench)
     expect(claim.at).toBeGreaterThan(killedAt);
     const sw = c.nextSwitchover('s1');
     process.kill(c.app(after, 's1').pid!, 'SIGKILL');
     const a = await sw;
     expect(a).toMatchObject({ to: { app: 's1b' }, epoch: after.scs.epoch });
+    // the new leader reads the same file: it found that configuration in the log and appended nothing
+    // (it offers it as it becomes active, before the switchover it then carried out)
+    expect((await c.events()).filter((e) => e.data['type'] === 'ConfigApplied')).toHaveLength(1);
   });
 
   it('SIGSTOP of the active SCS past its lease, another takes over, SIGCONT: nothing of the old one counts', async () => {

@@ -73,7 +73,15 @@ export class ControlServer {
   #leaderBusy = false;
   #lastTickError = '';
   readonly #shadow = new ShadowCheck();
-  #configOffered = '';
+  /** The epoch in which we last offered our file's configuration (it does not change while we run). */
+  #configOfferedIn = 0;
+  /**
+   * The configuration of our file, if any, and its text. Once the log's configuration is the same,
+   * the file's object is dropped for the log's: with 100,000 applications each copy is about 50 MB
+   * of objects, and the text (20 MB) is then dropped too.
+   */
+  #fileConfig: ClusterConfig | null;
+  #fileText: string | null;
   /** Sequence of the last message on the claim subject, valid or not: what the claim fence expects. */
   #lastClaimSubjectSeq = 0;
   /** While claiming: the last claim-subject sequence before ours. */
@@ -85,14 +93,16 @@ export class ControlServer {
   #hostList: { of: WeakRef<State['hosts']>; at: number; list: readonly HostState[] } | null = null;
 
   constructor(o: ServerOptions) {
-    this.#o = o;
+    this.#o = { ...o, config: null }; // held in #fileConfig only, so that it can be let go
+    this.#fileConfig = o.config;
+    this.#fileText = o.config ? JSON.stringify(o.config) : null;
     this.#log = o.log;
     const t = this.timing;
     this.#detector = new Detector(t.hostTimeoutMs, Math.max(10, Math.min(50, Math.floor(t.hostTimeoutMs / 20))));
   }
 
   get timing() {
-    return this.state.config?.timing ?? this.#o.config?.timing ?? DEFAULT_TIMING;
+    return this.state.config?.timing ?? this.#fileConfig?.timing ?? DEFAULT_TIMING;
   }
   get margin(): number {
     return Math.max(50, Math.floor(this.timing.leaseMs / 10));
@@ -195,7 +205,10 @@ export class ControlServer {
     const before = this.state;
     const { state, effects } = transition(before, rec);
     this.state = state;
-    if (state.config && state.config !== before.config) this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
+    if (state.config && state.config !== before.config) {
+      this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
+      this.#sameAsFile(state.config);
+    }
     if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
     if (this.role === 'active' && rec.seq >= this.epoch) await this.#executor.run(rec, effects);
     else this.#reportShadow(this.#shadow.applied(rec.seq, effects));
@@ -251,7 +264,7 @@ export class ControlServer {
 
   #ensureLease(): Lease | null {
     if (this.#lease) return this.#lease;
-    const cluster = this.state.config?.cluster ?? this.#o.config?.cluster;
+    const cluster = this.state.config?.cluster ?? this.#fileConfig?.cluster;
     if (!cluster) return null;
     this.#lease = this.#o.lease(cluster);
     return this.#lease;
@@ -334,14 +347,27 @@ export class ControlServer {
     void this.#lease?.release().catch(() => undefined);
   }
 
+  /** True when `config` is our file's; the first time, the file's copy gives way to it. */
+  #sameAsFile(config: ClusterConfig | null): boolean {
+    if (config === null || this.#fileConfig === null) return false;
+    if (config === this.#fileConfig) return true;
+    const text = this.#fileText ?? JSON.stringify(this.#fileConfig);
+    if (JSON.stringify(config) !== text) {
+      this.#fileText = text;
+      return false;
+    }
+    this.#fileConfig = config;
+    this.#fileText = null;
+    return true;
+  }
+
   /** The active SCS appends its file's configuration when it differs from the log's. */
   async #offerConfig(): Promise<void> {
-    const cfg = this.#o.config;
+    const cfg = this.#fileConfig;
     if (!cfg || !this.canAct()) return;
-    const text = JSON.stringify(cfg);
-    if (this.state.config && JSON.stringify(this.state.config) === text) return;
-    if (this.#configOffered === `${this.epoch}:${text}`) return;
-    this.#configOffered = `${this.epoch}:${text}`;
+    if (this.#sameAsFile(this.state.config)) return;
+    if (this.#configOfferedIn === this.epoch) return;
+    this.#configOfferedIn = this.epoch;
     const input = { type: 'ConfigApplied', v: 1, epoch: this.epoch, scs: this.#o.id, config: cfg } as const;
     const data = codec.encode(input);
     // The whole configuration travels in one message (about 200 bytes per application): it must fit
@@ -354,7 +380,7 @@ export class ControlServer {
     try {
       await this.#js.publish(subjects.config, data);
     } catch (e) {
-      this.#configOffered = '';
+      this.#configOfferedIn = 0;
       this.#log.error({ err: (e as Error).message, bytes: data.length }, 'configuration not appended to the log; the log keeps the previous one (offered again at the next claim)');
       return;
     }
