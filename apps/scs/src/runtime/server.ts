@@ -70,7 +70,7 @@ export class ControlServer {
   #lastAnyHeartbeat = monoMs();
   #feedSuspect = false;
   #http: Server | null = null;
-  #leaderBusy = false;
+  #leaderTickRun: Promise<void> | null = null;
   #lastTickError = '';
   readonly #shadow = new ShadowCheck();
   /** The epoch in which we last offered our file's configuration (it does not change while we run). */
@@ -182,7 +182,7 @@ export class ControlServer {
         if (m.info.pending === 0) this.#caughtUp();
         continue;
       }
-      if (this.#heavy(parsed.value)) await this.#leaderTick();
+      if (this.#heavy(parsed.value)) await this.#renewNow();
       await this.#apply({ seq: m.seq, at, input: parsed.value });
       if (m.info.pending === 0) this.#caughtUp();
     }
@@ -246,9 +246,22 @@ export class ControlServer {
     return (input.type === 'ScsClaimed' && input.scs === this.#o.id) || input.type === 'ConfigApplied';
   }
 
-  async #leaderTick(): Promise<void> {
-    if (this.#leaderBusy || this.#stopped) return;
-    this.#leaderBusy = true;
+  /** One leadership tick at a time: a call while one runs gets that one. */
+  #leaderTick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#leaderTickRun ??= this.#leaderTickOnce().finally(() => {
+      this.#leaderTickRun = null;
+    });
+    return this.#leaderTickRun;
+  }
+
+  /** A renewal that starts now: after the tick under way, if any, another one. */
+  async #renewNow(): Promise<void> {
+    if (this.#leaderTickRun) await this.#leaderTickRun;
+    await this.#leaderTick();
+  }
+
+  async #leaderTickOnce(): Promise<void> {
     try {
       if (this.role === 'standby') await this.#tryToLead();
       else await this.#keepLeading();
@@ -257,8 +270,6 @@ export class ControlServer {
       const msg = (e as Error).message;
       if (msg !== this.#lastTickError) this.#log.warn({ err: msg }, 'leadership tick failed; retrying');
       this.#lastTickError = msg;
-    } finally {
-      this.#leaderBusy = false;
     }
   }
 
