@@ -15,6 +15,13 @@ export type Observation =
   | { kind: 'lost'; host: string; evidence: LastHeartbeat | null; silenceMs: number }
   | { kind: 'returned'; host: string; evidence: LastHeartbeat };
 
+/** Returned hosts first (in host order), then lost ones, the longest silent first (a stable sort). */
+const byUrgency = (a: Observation, b: Observation): number => {
+  if (a.kind === 'returned') return b.kind === 'returned' ? 0 : -1;
+  if (b.kind === 'returned') return 1;
+  return b.silenceMs - a.silenceMs;
+};
+
 /**
  * Watches stored heartbeats on the detector's own monotonic clock and concludes host lost or
  * returned. Impure by nature (it reads time), so it lives outside the decider and records its
@@ -95,7 +102,7 @@ export class Detector {
     this.#returned.clear();
   }
 
-  /** One tick: observations to record. `hosts` is the projected state. */
+  /** One tick: observations to record, hosts returned first, then hosts lost, longest silence first. `hosts` is the projected state. */
   tick(mono: number, hosts: readonly HostView[]): Observation[] {
     if (this.#lastTick !== 0 && mono - this.#lastTick > this.tickMs + Math.max(100, this.hostTimeoutMs / 4)) {
       this.reset(mono); // we were paused: nobody's silence can be trusted
@@ -127,6 +134,6 @@ export class Detector {
       this.#declared.set(h.id, basis);
       out.push({ kind: 'lost', host: h.id, evidence: last ?? null, silenceMs: Math.round(mono - (last?.mono ?? this.#graceFrom)) });
     }
-    return out;
+    return out.length < 2 ? out : out.sort(byUrgency);
   }
 }

@@ -38,6 +38,16 @@ describe('detector', () => {
     expect(Detector.backlogLimit(10_000)).toBe(1250); // an eighth of a heartbeat round at 10,000 hosts
   });
 
+  it('gives its verdicts longest silence first, so that a lagging feed\'s do not hide a host really silent', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 1), 10, 5_000, 300);
+    d.heartbeat(hb('b', 1), 11, 5_000, 100);
+    d.heartbeat(hb('c', 1), 12, 5_000, 200);
+    const obs = d.tick(1_350, [up('a'), up('b'), up('c')]);
+    expect(obs.map((o) => o.kind === 'lost' && [o.host, o.silenceMs])).toEqual([['b', 1250], ['c', 1150], ['a', 1050]]);
+  });
+
   it('gives every host a full timeout after it starts acting', () => {
     const d = new Detector(1000, 50);
     d.heartbeat(hb('a'), 1, 0, 0);
