@@ -39,6 +39,9 @@ export type ServerOptions = {
   log: Logger;
 };
 
+/** Pulls of the SCS's ordered consumers: a lost pull is noticed within 2 s (idle heartbeat 1 s, two missed). */
+const FEED_PULL = { expires: 2000 } as const;
+
 const DEFAULT_TIMING = { heartbeatMs: 250, hostTimeoutMs: 1000, leaseMs: 2000, scsTimeoutMs: 1000 };
 
 /**
@@ -166,7 +169,10 @@ export class ControlServer {
 
   async #consumeEvents(): Promise<void> {
     const c = await this.#js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.All });
-    this.#events = await c.consume();
+    // A pull that the server lost (it restarted, JetStream was not back yet) is noticed by the
+    // missed idle heartbeats, every expires/2: with the client's default (30 s) a chaos run saw a
+    // claiming SCS wait 35 s for its own claim, holding the lease, with nobody acting.
+    this.#events = await c.consume(FEED_PULL);
     // An empty log delivers nothing, so nothing would ever say we caught up with it.
     if ((await this.#jsm.streams.info(EVENTS_STREAM)).state.last_seq === 0) this.#caughtUp();
     const slicer = new TimeSlicer();
@@ -405,7 +411,7 @@ export class ControlServer {
     while (!this.#stopped) {
       try {
         const c = await this.#js.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
-        this.#heartbeats = await c.consume();
+        this.#heartbeats = await c.consume(FEED_PULL);
         const slicer = new TimeSlicer();
         for await (const m of this.#heartbeats) {
           if (slicer.due()) await slicer.yield();
