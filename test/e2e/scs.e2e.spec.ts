@@ -57,9 +57,10 @@ describe('one active SCS', () => {
     const newClaim = after.scs.epoch;
     const counted = events.filter((e) => e.seq > newClaim && e.data['scs'] === old && e.data['type'] !== 'ScsClaimed' && e.data['epoch'] === before.scs.epoch);
     // anything the old SCS appended under its old epoch after the new claim is ignored by the decider
-    const s = await c.status();
+    // Any SCS answers status; the one just resumed answers from its projection, which may still be
+    // catching up with what happened while it was stopped. Wait for a view that has caught up.
+    const s = await c.waitStatus('a view up to the switchover', (st) => (st.scs.epoch === after.scs.epoch && st.pairs[0]?.current === 's1b' ? st : undefined));
     expect(s.scs).toMatchObject({ active: after.scs.active, epoch: after.scs.epoch });
-    expect(s.pairs[0]).toMatchObject({ current: 's1b' });
     for (const e of counted) expect(['HostLost', 'TimerFired', 'ConfigApplied', 'HostReturned']).toContain(e.data['type']);
     // none of the old SCS's commands was carried out once the new claim was stored
     const carried = events.filter((e) => e.seq > newClaim && e.data['type'] === 'AppRoleChanged' && e.data['epoch'] === before.scs.epoch && e.data['command'] !== null);
