@@ -58,19 +58,21 @@ describe('nothing is lost; the operator decides where asked to', () => {
     await c.waitStatus('a quiet cluster', (s) => s.hosts.every((h) => h.lca === 'up') && s.applications.every((a) => a.status === 'started'));
     const late = c.startScs('scs-late');
     await c.waitStatus('late SCS caught up', () => readFileSync(late.logFile, 'utf8').includes('projection caught up'));
-    // the status subject is a queue group: collect answers until the late SCS and an older one have
-    // answered at the same log position (the log may still move while we ask)
+    // each SCS is asked in turn until the late one and an older one answer at the same log
+    // position (the log may still move while we ask)
     type Doc = Awaited<ReturnType<typeof c.status>>;
     const fromLateAt = new Map<number, Doc>();
     const older = new Map<number, Doc>();
-    const [fromLate, fromOld] = await c.waitStatus('answers of the late SCS and an older one at the same position', (s) => {
+    let turn = 0;
+    const [fromLate, fromOld] = await until('answers of the late SCS and an older one at the same position', async () => {
+      const s = await c.status(1000, ['scs-late', 'scs-1', 'scs-2'][turn++ % 3]);
       (s.scs.answeredBy === 'scs-late' ? fromLateAt : older).set(s.scs.lastSeq ?? -1, s);
       for (const [seq, doc] of fromLateAt) {
         const other = older.get(seq);
         if (other) return [doc, other] as const;
       }
       return undefined;
-    }, 30_000);
+    }, 30_000, 25);
     const strip = (s: typeof fromLate) => ({ ...s, scs: { ...s.scs, answeredBy: undefined, acting: undefined }, hosts: s.hosts.map((h) => ({ ...h, lastHeartbeatAt: null })) });
     expect(strip(fromLate)).toEqual(strip(fromOld));
     expect(fromLate.applications.length).toBe(4);

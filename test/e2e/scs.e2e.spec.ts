@@ -50,17 +50,28 @@ describe('one active SCS', () => {
     const sw = c.nextSwitchover('s1');
     process.kill(c.app(after, 's1').pid!, 'SIGKILL');
     expect((await sw).epoch).toBe(after.scs.epoch);
+    // a stopped SCS cannot swallow status requests: every SCS answers and the first answer wins
+    for (let i = 0; i < 10; i++) expect((await c.status(1000)).scs.answeredBy).not.toBe(old);
     oldProc.signal('SIGCONT');
+    // just resumed, the old SCS is behind the log: the first answer comes from one that is not, and
+    // the old one, asked directly, shows the switchover or says that it has not caught up
+    const first = await c.status(3000);
+    expect(first.scs).toMatchObject({ caughtUp: true, epoch: after.scs.epoch });
+    expect(first.pairs[0]?.current).toBe('s1b');
+    const direct = await c.status(3000, old);
+    expect(direct.scs.answeredBy).toBe(old);
+    if (direct.scs.caughtUp) expect(direct.pairs[0]?.current).toBe('s1b');
+    else expect(direct.scs.lastSeq ?? 0).toBeLessThan(direct.scs.logLastSeq ?? 0);
+    await until('the old SCS caught up', async () => (await c.status(3000, old)).scs.caughtUp === true);
     // the old SCS notices it lost the lease and steps down without acting
     await c.waitStatus('old SCS stepped down', () => readFileSync(oldProc.logFile, 'utf8').includes('stepping down'));
     const events = await c.events();
     const newClaim = after.scs.epoch;
     const counted = events.filter((e) => e.seq > newClaim && e.data['scs'] === old && e.data['type'] !== 'ScsClaimed' && e.data['epoch'] === before.scs.epoch);
     // anything the old SCS appended under its old epoch after the new claim is ignored by the decider
-    // Any SCS answers status; the one just resumed answers from its projection, which may still be
-    // catching up with what happened while it was stopped. Wait for a view that has caught up.
-    const s = await c.waitStatus('a view up to the switchover', (st) => (st.scs.epoch === after.scs.epoch && st.pairs[0]?.current === 's1b' ? st : undefined));
-    expect(s.scs).toMatchObject({ active: after.scs.active, epoch: after.scs.epoch });
+    const s = await c.status(3000, old);
+    expect(s.scs).toMatchObject({ active: after.scs.active, epoch: after.scs.epoch, caughtUp: true });
+    expect(s.pairs[0]?.current).toBe('s1b');
     for (const e of counted) expect(['HostLost', 'TimerFired', 'ConfigApplied', 'HostReturned']).toContain(e.data['type']);
     // none of the old SCS's commands was carried out once the new claim was stored
     const carried = events.filter((e) => e.seq > newClaim && e.data['type'] === 'AppRoleChanged' && e.data['epoch'] === before.scs.epoch && e.data['command'] !== null);

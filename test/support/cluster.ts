@@ -146,8 +146,9 @@ export class Cluster {
     return p;
   }
 
-  async status(timeoutMs = 1000): Promise<StatusDoc> {
-    const m = await this.nc.request(subjects.status, codec.encode({}), { timeout: timeoutMs });
+  /** The status view: from the first SCS to answer, or from the SCS named. */
+  async status(timeoutMs = 1000, scs?: string): Promise<StatusDoc> {
+    const m = await this.nc.request(scs === undefined ? subjects.status : subjects.statusOf(scs), codec.encode({}), { timeout: timeoutMs });
     return StatusDocSchema.parse(JSON.parse(m.string()));
   }
 

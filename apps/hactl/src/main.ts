@@ -1,18 +1,21 @@
 import { connectOnce, DEFAULT_NATS_URL, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
-import { codec, StatusDocSchema, subjects } from '@ha/events';
+import { codec, isToken, StatusDocSchema, subjects } from '@ha/events';
 import { formatStatus } from './format.js';
 import { request } from './request.js';
 
 const FLAGS: FlagSpec = {
   nats: { value: true, help: 'NATS URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
   json: { value: false, help: 'status: print the status document as JSON' },
+  scs: { value: true, help: 'status: ask this SCS (by id) instead of the first to answer' },
   timeout: { value: true, help: 'milliseconds to wait for an answer (status 3000, switchover/pause/resume 15000)' },
 };
 
 const ABOUT = `Operator CLI.
 
 commands:
-  status [--json]        the state view, from the SCS (request/reply on ${subjects.status})
+  status [--json] [--scs <id>]
+                         the state view, from the first SCS whose view has caught up with the log
+                         (request/reply on ${subjects.status}; --scs asks one: ${subjects.status}.<id>)
   switchover <pair>      graceful manual switchover: the primary is demoted and confirms, then the
                          backup is promoted; waits for the announcement (reason manual)
   pause <pair>           failures of the pair are shown, nothing is done automatically
@@ -39,10 +42,13 @@ runMain('hactl', async () => {
   switch (cmd) {
     case 'status': {
       if (rest.length > 0) throw new UsageError(`status takes no argument, got ${rest[0]}`);
+      const scs = str(args.flags['scs']);
+      if (scs !== undefined && !isToken(scs)) throw new UsageError(`--scs wants an SCS id (letters, digits, - and _), got ${JSON.stringify(scs)}`);
+      const subject = scs === undefined ? subjects.status : subjects.statusOf(scs);
       const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${url}: ${e.message}`));
       try {
-        const reply = await nc.request(subjects.status, codec.encode({}), { timeout }).catch((e: Error) =>
-          fail(/no responders/i.test(e.message) ? `no SCS answered on ${subjects.status} (is an scs running?)` : `no answer on ${subjects.status}: ${e.message}`),
+        const reply = await nc.request(subject, codec.encode({}), { timeout }).catch((e: Error) =>
+          fail(/no responders/i.test(e.message) ? `no SCS answered on ${subject} (is ${scs === undefined ? 'an scs' : `scs ${scs}`} running?)` : `no answer on ${subject}: ${e.message}`),
         );
         const json = codec.decodeJson(reply.data);
         const doc = json.ok ? StatusDocSchema.safeParse(json.value) : null;

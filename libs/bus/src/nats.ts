@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -15,7 +15,7 @@ import { PRIMARIES_BUCKET, streamSpecs, type StreamSpec } from '@ha/events';
 import type { Logger } from './log.js';
 import { sleep } from './clock.js';
 
-export type { NatsConnection, KV, StoredMsg };
+export type { Msg, NatsConnection, KV, StoredMsg };
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

@@ -129,6 +129,13 @@ export const StatusDocSchema = z.object({
     lastSeq: z.number().int().min(0).optional(),
     /** False when no SCS can act now (e.g. Redis down): failures are shown but not acted on. */
     acting: z.boolean().optional(),
+    /**
+     * The answering SCS's view includes every input the log held when the request came (it waits
+     * a bounded time to catch up before answering); false when it could not, e.g. just resumed.
+     */
+    caughtUp: z.boolean().optional(),
+    /** The log's last sequence when the request came; null when the log could not be read. */
+    logLastSeq: z.number().int().min(0).nullable().optional(),
   }),
   cluster: z.string().nullable().optional(),
   hosts: z.array(

@@ -41,7 +41,10 @@ export const subjects = {
   switchoverAll: 'ha.switchover.>',
   scsHeartbeat: (id: string) => `ha.scs.hb.${token(id)}`,
   scsHeartbeatAll: 'ha.scs.hb.*',
+  /** Every SCS answers once its view has caught up with the log (the first answer wins). */
   status: 'ha.api.status',
+  /** The status as one named SCS sees it. */
+  statusOf: (scs: string) => `ha.api.status.${token(scs)}`,
 } as const;
 
 /** True when `s` may be used as one subject token (host, app and SCS ids). */

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, type Logger, type NatsConnection } from '@ha/bus';
+import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, type Logger, type Msg, type NatsConnection } from '@ha/bus';
 import {
   codec,
   DecisionRecordSchema,
@@ -16,6 +16,7 @@ import {
 } from '@ha/events';
 import { DECIDER_VERSION, initialState, transition, type HostState, type State } from '../decider/index.js';
 import { Detector } from '../detector/detector.js';
+import { ClaimWatch } from './claimWatch.js';
 import { Executor } from './executor.js';
 import type { Lease } from './lease.js';
 import { statusDoc } from './status.js';
@@ -76,6 +77,7 @@ export class ControlServer {
   #leaderTickRun: Promise<void> | null = null;
   #lastTickError = '';
   readonly #shadow = new ShadowCheck();
+  readonly #claimWatch = new ClaimWatch();
   /** The epoch in which we last offered our file's configuration (it does not change while we run). */
   #configOfferedIn = 0;
   /**
@@ -91,6 +93,8 @@ export class ControlServer {
   #claimAfter = Infinity;
   /** Resolves each time the projection has applied an input (tests and claims wait on it). */
   #waiters: { seq: number; resolve: () => void }[] = [];
+  /** The last `HA_EVENTS` sequence the projection has been through, valid input or not. */
+  #seenSeq = 0;
   /** The projected hosts as a list, rebuilt only when the (persistent) host map changed: the detector ticks 20 times a second. */
   // Held weakly: a version of the map that is held keeps the diffs from it to the newest one (decision 0007).
   #hostList: { of: WeakRef<State['hosts']>; at: number; list: readonly HostState[] } | null = null;
@@ -126,12 +130,12 @@ export class ControlServer {
         if (m.subject !== subjects.scsHeartbeat(this.#o.id)) this.#lastOtherScsHb = monoMs();
       },
     });
-    nc.subscribe(subjects.status, {
-      queue: 'scs-status',
-      callback: (_e, m) => {
-        m.respond(codec.encode(this.#status()));
-      },
-    });
+    // Every SCS answers, and the first answer wins: one that is paused or hung cannot swallow the
+    // request (as a queue group member would), and one that is behind answers only once it has
+    // caught up, or said so after a bounded wait (a caught-up one has answered long before).
+    const answer = (m: Msg) => void this.#statusNow().then((doc) => m.respond(codec.encode(doc)), () => undefined);
+    nc.subscribe(subjects.status, { callback: (_e, m) => answer(m) });
+    nc.subscribe(subjects.statusOf(this.#o.id), { callback: (_e, m) => answer(m) });
     nc.subscribe(subjects.decisionsAll, {
       callback: (_e, m) => {
         if (this.role === 'active') return;
@@ -161,8 +165,21 @@ export class ControlServer {
 
   /** Waits until the projection has applied the input at `seq`. */
   applied(seq: number): Promise<void> {
-    if (this.state.lastSeq >= seq) return Promise.resolve();
+    if (this.#seenSeq >= seq) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ seq, resolve }));
+  }
+
+  /** Like `applied`, but gives up after `ms`: true when the projection got there. */
+  #appliedWithin(seq: number, ms: number): Promise<boolean> {
+    if (this.#seenSeq >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { seq, resolve: () => { clearTimeout(timer); resolve(true); } };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((x) => x !== w);
+        resolve(false);
+      }, Math.max(0, ms));
+      this.#waiters.push(w);
+    });
   }
 
   // ---- projection -------------------------------------------------------------------------
@@ -201,6 +218,8 @@ export class ControlServer {
   }
 
   #advance(seq: number): void {
+    this.#seenSeq = seq;
+    this.#claimWatch.progressed(monoMs());
     if (this.#waiters.length === 0) return;
     const ready = this.#waiters.filter((w) => w.seq <= seq);
     this.#waiters = this.#waiters.filter((w) => w.seq > seq);
@@ -228,6 +247,7 @@ export class ControlServer {
   #onClaim(seq: number, scs: string): void {
     if (scs === this.#o.id && this.role === 'claiming' && seq > this.#claimAfter) {
       this.role = 'active';
+      this.#claimWatch.settled();
       this.epoch = seq;
       this.#executor.setEpoch(seq);
       this.#detector.reset(monoMs());
@@ -289,7 +309,7 @@ export class ControlServer {
 
   async #tryToLead(): Promise<void> {
     const t = this.timing;
-    if (!this.caughtUp) return;
+    if (!this.caughtUp || !this.#claimWatch.mayClaim) return;
     if (monoMs() - this.#lastOtherScsHb < t.scsTimeoutMs) return; // rule 10: an active SCS is visible
     const lease = this.#ensureLease();
     if (!lease) return;
@@ -304,6 +324,7 @@ export class ControlServer {
         expect: { lastSubjectSequence: lastClaim },
         timeout: t.scsTimeoutMs,
       });
+      if (this.role === 'claiming') this.#claimWatch.claimed(monoMs());
       this.#log.info({ epoch: pa.seq, previous: lastClaim }, 'lease won; claim stored');
     } catch (e) {
       if (this.role === 'claiming') this.role = 'standby';
@@ -318,6 +339,10 @@ export class ControlServer {
     if (!lease) return;
     if (monoMs() >= this.#leaseStart + t.leaseMs - this.margin) {
       this.#stepDown('lease expired before it could be renewed');
+      return;
+    }
+    if (this.role === 'claiming' && this.#claimWatch.stalled(monoMs(), Math.max(t.leaseMs, 2 * FEED_PULL.expires))) {
+      this.#stepDown(`our claim was stored but the projection has not moved for ${Math.max(t.leaseMs, 2 * FEED_PULL.expires)} ms; giving the lease up`);
       return;
     }
     if (!(await this.#jetStreamAnswers())) return;
@@ -360,6 +385,7 @@ export class ControlServer {
     if (this.role === 'standby') return;
     this.#log.warn({ epoch: this.epoch, why }, 'stepping down');
     this.role = 'standby';
+    this.#claimWatch.settled();
     this.#executor.clearTimers();
     void this.#lease?.release().catch(() => undefined);
   }
@@ -547,9 +573,28 @@ export class ControlServer {
   // ---- status ------------------------------------------------------------------------------
 
   /** Someone can act: this SCS, or another whose heartbeat (sent only while it holds the lease) is fresh. */
-  #status() {
+  #status(freshness: { caughtUp: boolean; logLastSeq: number | null }) {
     const acting = this.canAct() || monoMs() - this.#lastOtherScsHb < this.timing.scsTimeoutMs;
-    return statusDoc(this.state, this.#detector.last, this.#o.id, acting);
+    return statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
+  }
+
+  /**
+   * The status as of now: the log's last sequence is read when the request comes, and the answer
+   * waits (a bounded time) until the projection has been through it, so that what an operator did
+   * before asking shows in the answer. An SCS that was paused, or whose feed stalled, says so.
+   */
+  async #statusNow() {
+    const bound = Math.min(2000, Math.max(500, this.timing.scsTimeoutMs));
+    const t0 = monoMs();
+    let logLastSeq: number | null = null;
+    try {
+      const info = await Promise.race([this.#jsm.streams.info(EVENTS_STREAM), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), bound))]);
+      logLastSeq = info.state.last_seq;
+    } catch {
+      // the log cannot be read now: the view is answered as it is, and says so
+    }
+    const caughtUp = logLastSeq !== null && (await this.#appliedWithin(logLastSeq, bound - (monoMs() - t0)));
+    return this.#status({ caughtUp, logLastSeq });
   }
 
   async #watchStatus(): Promise<void> {
@@ -561,15 +606,15 @@ export class ControlServer {
   async #startHttp(): Promise<void> {
     const h = this.#o.http;
     if (!h) return;
-    this.#http = createServer((req, res) => {
+    this.#http = createServer((req, res) => void (async () => {
       const body = req.url === '/status'
-        ? this.#status()
+        ? await this.#statusNow()
         : req.url === '/healthz'
           ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, memoryMiB: memoryMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
-    });
+    })());
     await new Promise<void>((resolve, reject) => {
       this.#http?.once('error', reject);
       this.#http?.listen(h.port, h.host, () => resolve());

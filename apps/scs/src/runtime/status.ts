@@ -3,8 +3,14 @@ import { pairView, type State } from '../decider/index.js';
 import type { LastHeartbeat } from '../detector/detector.js';
 
 /** The contract's status document, from the projected state and the heartbeats seen. */
-export const statusDoc = (s: State, heartbeats: ReadonlyMap<string, LastHeartbeat>, answeredBy: string, acting: boolean): StatusDoc => ({
-  scs: { active: s.active, epoch: s.epoch, answeredBy, lastSeq: s.lastSeq, acting },
+export const statusDoc = (
+  s: State,
+  heartbeats: ReadonlyMap<string, LastHeartbeat>,
+  answeredBy: string,
+  acting: boolean,
+  freshness: Readonly<{ caughtUp: boolean; logLastSeq: number | null }>,
+): StatusDoc => ({
+  scs: { active: s.active, epoch: s.epoch, answeredBy, lastSeq: s.lastSeq, acting, caughtUp: freshness.caughtUp, logLastSeq: freshness.logLastSeq },
   cluster: s.config?.cluster ?? null,
   hosts: [...s.hosts.values()]
     .sort((a, b) => a.id.localeCompare(b.id))
