@@ -30,7 +30,10 @@ describe('probes of applications without the SDK', () => {
     expect(ms).toBeLessThan(3000);
     const proc = bed.procs[0];
     if (!proc) throw new Error('no LCA');
-    expect(logLines(proc, /"msg":"probe failed"/)).toHaveLength(1);
+    // one line for the streak that killed it (a loaded machine can fail a probe by its timeout
+    // before the break: that is another streak, ended by the next success)
+    const sinceBreak = logLines(proc, /"msg":"probe failed"/).filter((l) => (JSON.parse(l) as { time: number }).time >= brokenAt - FAST_PROBE.intervalMs);
+    expect(sinceBreak).toHaveLength(1);
     expect(logLines(proc, /probe failed too often/).join()).toMatch(/"failures":3/);
     // the LCA does not restart it on its own
     expect(log.of('AppStarted').filter((s) => s.seq > exited.seq)).toEqual([]);
