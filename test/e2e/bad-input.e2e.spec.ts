@@ -135,3 +135,39 @@ describe('a configuration larger than the NATS server accepts', () => {
     }
   });
 });
+
+describe('a status document larger than the NATS server accepts', () => {
+  // the status document names every host with its state (about 90 bytes each), the configuration
+  // only its id
+  const spec: ClusterSpec = {
+    hosts: Array.from({ length: 300 }, (_, i) => `host-${i}`),
+    pairs: [{ primary: 'p1', backup: 'p1b', primaryHost: 'host-0', backupHost: 'host-1' }],
+  };
+  let nats: NatsServer;
+  let redis: RedisServer;
+  afterAll(async () => {
+    await nats?.stop();
+    await redis?.stop();
+  });
+
+  it('hactl status says why and how to read it instead (exit 2); the SCS keeps running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-status-payload-'));
+    const configPath = join(dir, 'cluster.json');
+    const config = JSON.stringify(Cluster.config(spec, dir));
+    // room for the configuration in the log (with its defaults filled in), not for the status document
+    const maxPayload = 3 * config.length;
+    nats = await NatsServer.start(dir, { maxPayload });
+    redis = await RedisServer.start(dir);
+    writeFileSync(configPath, config);
+    const scs = spawnLogged('scs-1', process.execPath, [BIN.scs, '--id', 'scs-1', '--config', configPath], join(dir, 'scs-1.log'), { HA_NATS_URL: nats.url, HA_REDIS_URL: redis.url });
+    try {
+      await until('the configuration applied', () => readFileSync(scs.logFile, 'utf8').includes('configuration appended to the log'), 20_000);
+      const r = run(BIN.hactl, ['status', '--nats', nats.url]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^hactl: the SCS could not answer: the status document is \\d+ bytes, over the NATS server's max_payload \\(${maxPayload}\\); read it over HTTP`));
+      expect(scs.running).toBe(true);
+    } finally {
+      await scs.stop('SIGTERM');
+    }
+  });
+});

@@ -51,6 +51,8 @@ runMain('hactl', async () => {
           fail(/no responders/i.test(e.message) ? `no SCS answered on ${subject} (is ${scs === undefined ? 'an scs' : `scs ${scs}`} running?)` : `no answer on ${subject}: ${e.message}`),
         );
         const json = codec.decodeJson(reply.data);
+        const refusal = json.ok && typeof json.value === 'object' && json.value !== null && 'error' in json.value ? json.value.error : undefined;
+        if (typeof refusal === 'string') fail(`the SCS could not answer: ${refusal}`);
         const doc = json.ok ? StatusDocSchema.safeParse(json.value) : null;
         if (!doc?.success) fail(`the SCS answered with a malformed status document`);
         else process.stdout.write(args.flags['json'] ? JSON.stringify(doc.data, null, 2) + '\n' : formatStatus(doc.data));

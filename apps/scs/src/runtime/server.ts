@@ -133,7 +133,7 @@ export class ControlServer {
     // Every SCS answers, and the first answer wins: one that is paused or hung cannot swallow the
     // request (as a queue group member would), and one that is behind answers only once it has
     // caught up, or said so after a bounded wait (a caught-up one has answered long before).
-    const answer = (m: Msg) => void this.#statusNow().then((doc) => m.respond(codec.encode(doc)), () => undefined);
+    const answer = (m: Msg) => void this.#statusNow().then((doc) => this.#respond(m, doc)).catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'status request not answered'));
     nc.subscribe(subjects.status, { callback: (_e, m) => answer(m) });
     nc.subscribe(subjects.statusOf(this.#o.id), { callback: (_e, m) => answer(m) });
     nc.subscribe(subjects.decisionsAll, {
@@ -576,6 +576,17 @@ export class ControlServer {
   #status(freshness: { caughtUp: boolean; logLastSeq: number | null }) {
     const acting = this.canAct() || monoMs() - this.#lastOtherScsHb < this.timing.scsTimeoutMs;
     return statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
+  }
+
+  /** A document larger than the server's max_payload cannot be sent: the requester is told why. */
+  #respond(m: Msg, doc: unknown): void {
+    const data = codec.encode(doc);
+    const max = this.#o.nc.info?.max_payload;
+    if (max === undefined || data.length <= max) {
+      m.respond(data);
+      return;
+    }
+    m.respond(codec.encode({ error: `the status document is ${data.length} bytes, over the NATS server's max_payload (${max}); read it over HTTP (scs --http, GET /status)` }));
   }
 
   /**
