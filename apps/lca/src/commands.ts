@@ -105,10 +105,17 @@ export class CommandProcessor {
   }
 }
 
+/** Commands being carried out at once, over all applications of the host. */
+export const MAX_COMMANDS_IN_FLIGHT = 64;
+
 /**
  * Reads `ha.cmd.<host>.>` through the durable pull consumer `lca-<host>` (explicit ack, created with
  * DeliverPolicy.New, so a restarted LCA resumes where the consumer was). Garbage is logged, counted
  * and acked; nothing in a message can stop the loop.
+ *
+ * Commands are carried out in order for each application, and the applications of the host are
+ * served side by side: a slow `onPromote`, peer check or SDK handler of one (up to
+ * `promoteTimeoutMs`) must not hold up the promotions of the others when their host is lost.
  */
 export class CommandConsumer {
   malformed = 0;
@@ -116,6 +123,10 @@ export class CommandConsumer {
   readonly #loop: ConsumerLoop;
   /** Ids of commands already carried out, so that a redelivery (a lost ack) does not act twice. */
   readonly #seen: string[] = [];
+  /** The last command of each application being carried out (the next one waits for it). */
+  readonly #lanes = new Map<string, Promise<void>>();
+  #inFlight = 0;
+  #room: (() => void)[] = [];
 
   constructor(
     private readonly host: string,
@@ -141,8 +152,9 @@ export class CommandConsumer {
     this.#loop.restart();
   }
 
-  stop(): Promise<void> {
-    return this.#loop.stop();
+  async stop(): Promise<void> {
+    await this.#loop.stop();
+    await Promise.all([...this.#lanes.values()]);
   }
 
   /**
@@ -174,6 +186,19 @@ export class CommandConsumer {
       return;
     }
     const cmd = parsed.value;
+    while (this.#inFlight >= MAX_COMMANDS_IN_FLIGHT) await new Promise<void>((r) => this.#room.push(r));
+    this.#inFlight++;
+    const prev = this.#lanes.get(cmd.app) ?? Promise.resolve();
+    const run = () => this.#carryOut(m, cmd).catch((e: unknown) => this.log.error({ command: cmd.id, err: (e as Error).message }, 'command failed'));
+    const lane = prev.then(run, run).finally(() => {
+      if (this.#lanes.get(cmd.app) === lane) this.#lanes.delete(cmd.app);
+      this.#inFlight--;
+      for (const r of this.#room.splice(0)) r();
+    });
+    this.#lanes.set(cmd.app, lane);
+  }
+
+  async #carryOut(m: JsMsg, cmd: AppCommand): Promise<void> {
     if (this.#seen.includes(cmd.id)) {
       this.log.info({ command: cmd.id, seq: m.seq }, 'command already handled; acked again');
       m.ack();

@@ -81,6 +81,29 @@ describe('onPromote, onDemote and precondition of applications without the SDK',
     expect(log.of('AppRoleChanged').map((s) => s.event.app)).toEqual(['a2']);
   });
 
+  it('a slow onPromote holds up only its own application: the others of the host are promoted meanwhile, each in its order', async () => {
+    const slow = join(bed.dir, 'slow');
+    const epoch = await configurePlain(
+      bed,
+      [
+        { id: 'a1', host: H, command: sleepApp(), onPromote: hook(slow, 0, '1') },
+        { id: 'a2', host: H, command: sleepApp() },
+        { id: 'a3', host: H, command: sleepApp() },
+      ],
+      { timing: { promoteTimeoutMs: 3000 } },
+    );
+    const { lca, get } = await startPlainLca(bed, log, ['a1', 'a2', 'a3']);
+    const p1 = await bed.command(H, 'a1', 'promote', { epoch, lca, incarnation: get('a1').seq });
+    const d1 = await bed.command(H, 'a1', 'demote', { epoch, lca, incarnation: get('a1').seq });
+    const p2 = await bed.command(H, 'a2', 'promote', { epoch, lca, incarnation: get('a2').seq });
+    const p3 = await bed.command(H, 'a3', 'promote', { epoch, lca, incarnation: get('a3').seq });
+    const back = await log.waitFor('AppRoleChanged', (e) => e.command === d1, { timeoutMs: 10_000 });
+    expect(back.event.role).toBe('backup');
+    // a2 and a3 were confirmed while a1's hook still ran; a1's demotion waited for its promotion
+    expect(log.of('AppRoleChanged').map((e) => e.event.command)).toEqual([p2, p3, p1, d1]);
+    expect(read(slow)).toBe(`a1 primary ${epoch}`);
+  });
+
   it('demotes even when onDemote fails, with a warning naming the exit', async () => {
     const epoch = await configurePlain(bed, [{ id: 'a1', host: H, command: sleepApp(), onDemote: ['sh', '-c', 'exit 7'] }]);
     const { proc, lca, get } = await startPlainLca(bed, log, ['a1']);

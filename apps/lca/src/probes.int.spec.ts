@@ -107,7 +107,9 @@ describe('probes of applications without the SDK', () => {
   it('a healthy probe never fails the application', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    await configurePlain(bed, [{ id: 'a1', host: H, command: httpServer(port), endpoint: `127.0.0.1:${port}`, probe: { kind: 'http', url: `${base}/health`, ...FAST_PROBE } }]);
+    // a start-up grace of 3 s (30 failures x 100 ms, or until the first success): a loaded machine
+    // can take longer than 300 ms to start node; once a probe succeeded, every failure is logged
+    await configurePlain(bed, [{ id: 'a1', host: H, command: httpServer(port), endpoint: `127.0.0.1:${port}`, probe: { kind: 'http', url: `${base}/health`, ...FAST_PROBE, failures: 30 } }]);
     const { proc, get } = await startPlainLca(bed, log, ['a1']);
     await until('15 probes', async () => Number(await (await fetch(`${base}/count`)).text()) >= 15, 10_000);
     await log.poll();
