@@ -53,7 +53,7 @@ export class CommandProcessor {
       return 'ignored';
     }
     // Read before acting: nothing below awaits until the state has been changed (but for a role
-    // change's hooks, after which the run is checked again).
+    // change's hooks, after which the run and the epoch are checked again).
     const [epoch, observed] = await Promise.all([this.currentEpoch(), cmd.action === 'promote' ? this.lastObservation() : Promise.resolve(0)]);
     const refuse = async (reason: string, kind: CommandRefused['kind'] = 'refused'): Promise<Outcome> => {
       this.log.warn({ command: cmd.id, app: cmd.app, action: cmd.action, reason, kind }, 'command refused');
@@ -86,6 +86,15 @@ export class CommandProcessor {
           const gated = await this.gate.beforeRoleChange(m, run, cmd);
           if (gated) return refuse(gated.reason, gated.kind);
           if (m.run !== run || run.stopping) return refuse(`exited during the ${cmd.action}`);
+          // The hooks may have run for up to promoteTimeoutMs: the promotion counts only if its epoch
+          // is still the latest once they are done (a new SCS may have claimed meanwhile).
+          if (cmd.action === 'promote' && this.gate.hooksPromotion(m)) {
+            const now = await this.currentEpoch().catch(() => null);
+            if (now !== cmd.epoch) {
+              await this.gate.undoPromotion(m, run, cmd);
+              return refuse(now === null ? 'cannot read the epoch after the promotion\'s hooks' : `stale epoch ${cmd.epoch} after the promotion's hooks, current ${now}`);
+            }
+          }
         }
         if (this.sdk?.handles(m)) {
           const r = await this.sdk.changeRole(m, run, cmd, role);

@@ -81,6 +81,23 @@ describe('onPromote, onDemote and precondition of applications without the SDK',
     expect(log.of('AppRoleChanged').map((s) => s.event.app)).toEqual(['a2']);
   });
 
+  it('a promotion whose epoch was superseded while its onPromote ran is refused, and onDemote undoes it', async () => {
+    const promoted = join(bed.dir, 'promoted');
+    const demoted = join(bed.dir, 'demoted');
+    const epoch = await configurePlain(bed, [{ id: 'a1', host: H, command: sleepApp(), onPromote: hook(promoted, 0, '0.5'), onDemote: hook(demoted) }], { timing: { promoteTimeoutMs: 3000 } });
+    const { proc, lca, get } = await startPlainLca(bed, log, ['a1']);
+    const promote = await bed.command(H, 'a1', 'promote', { epoch, lca, incarnation: get('a1').seq });
+    await bed.waitForLog(proc, /"msg":"running onPromote"/);
+    const later = await bed.claim('scs-other'); // a new SCS claims while the hook runs
+    const refused = await log.waitFor('CommandRefused', (e) => e.command === promote);
+    expect(refused.event).toMatchObject({ app: 'a1', kind: 'refused', reason: `stale epoch ${epoch} after the promotion's hooks, current ${later}` });
+    expect(read(promoted)).toBe(`a1 primary ${epoch}`);
+    expect(read(demoted)).toBe(`a1 backup ${epoch}`);
+    expect(log.of('AppRoleChanged')).toEqual([]);
+    const hb = await bed.waitForHeartbeat(H, (h) => h.n >= refused.event.n);
+    expect(hb.apps[0]?.role).toBe('backup');
+  });
+
   it('a slow onPromote holds up only its own application: the others of the host are promoted meanwhile, each in its order', async () => {
     const slow = join(bed.dir, 'slow');
     const epoch = await configurePlain(

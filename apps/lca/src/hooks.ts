@@ -109,6 +109,10 @@ export interface CommandGate {
   admit(cmd: AppCommand): Refusal | null;
   /** Before a promote/demote that changes the role of `run` is confirmed. Null: confirm it. */
   beforeRoleChange(m: ManagedApp, run: Run, cmd: AppCommand): Promise<Refusal | null>;
+  /** True when `beforeRoleChange` runs commands for this promotion (they may take up to promoteTimeoutMs). */
+  hooksPromotion(m: ManagedApp): boolean;
+  /** A promotion whose hooks ran is not confirmed after all: its `onDemote` runs (best effort). */
+  undoPromotion(m: ManagedApp, run: Run, cmd: AppCommand): Promise<void>;
 }
 
 export type RoleHooksDeps = Readonly<{
@@ -134,6 +138,17 @@ export class RoleHooks implements CommandGate {
       return { kind: 'refused', reason: `LCA draining: no ${cmd.action} accepted` };
     }
     return null;
+  }
+
+  hooksPromotion(m: ManagedApp): boolean {
+    return m.config.precondition !== undefined || (m.config.probe.kind !== 'sdk' && m.config.onPromote !== undefined);
+  }
+
+  async undoPromotion(m: ManagedApp, run: Run, cmd: AppCommand): Promise<void> {
+    const cfg = m.config;
+    if (cfg.probe.kind === 'sdk' || !cfg.onPromote || !cfg.onDemote) return;
+    const end = await this.#run('onDemote', cfg.onDemote, cfg, run, cmd, 'backup', this.d.timing().promoteTimeoutMs);
+    if (!end.ok) this.d.log.warn({ app: m.id, command: cmd.id, reason: describeEnd('onDemote', end) }, 'onDemote after an unconfirmed promotion failed');
   }
 
   async beforeRoleChange(m: ManagedApp, run: Run, cmd: AppCommand): Promise<Refusal | null> {
