@@ -27,6 +27,19 @@ describe('golden replay of a recorded fault run', () => {
     const r = audit(log, decisions);
     expect(r.decisions).toBeGreaterThan(10);
     expect(r.mismatches).toEqual([]);
+    expect(r.beyondLog).toBe(0);
+  });
+
+  it('judges only decisions whose cause is in the log read (a live log grows between two reads), and still catches a changed one', () => {
+    const cut = decisions.map((d) => d.causeSeq).sort((x, y) => x - y)[Math.floor(decisions.length / 2)]!;
+    const shorter = log.filter((m) => m.seq <= cut);
+    const r = audit(shorter, decisions);
+    expect(r.mismatches).toEqual([]);
+    expect(r.beyondLog).toBe(decisions.filter((d) => d.causeSeq > (shorter.at(-1)?.seq ?? 0)).length);
+    expect(r.beyondLog).toBeGreaterThan(0);
+    const first = decisions.find((d) => d.causeSeq <= cut)!;
+    const changed = decisions.map((d) => (d === first ? { ...d, effect: { ...d.effect, kind: 'changed' } } : d));
+    expect(audit(shorter, changed).mismatches).toHaveLength(1);
   });
 
   it('replaying twice gives identical effects', () => {

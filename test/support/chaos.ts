@@ -42,6 +42,8 @@ export type ChaosReport = {
   recoveredMs: number | null;
   events: number;
   decisions: number;
+  /** Decisions recorded for inputs appended after the log was read: not judged by the replay. */
+  decisionsBeyondLog: number;
   switchovers: number;
 };
 
@@ -332,6 +334,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
       recoveredMs,
       events: events.length,
       decisions: decisions.length,
+      decisionsBeyondLog: r.beyondLog,
       switchovers: decisions.filter((d) => d.effect['kind'] === 'announce').length,
     };
   } finally {

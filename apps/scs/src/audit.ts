@@ -11,6 +11,11 @@ export type AuditResult = {
   inputs: number;
   malformed: number;
   decisions: number;
+  /**
+   * Recorded decisions caused by an input past the end of the log given, which cannot be judged: a
+   * live cluster appends between a read of `HA_EVENTS` and a read of `HA_DECISIONS` made after it.
+   */
+  beyondLog: number;
   /** Recorded decisions whose content replay does not reproduce. */
   mismatches: { causeSeq: number; index: number; recorded: unknown; replayed: unknown }[];
   /** Replayed effects per input sequence. */
@@ -45,13 +50,19 @@ export const audit = (log: Iterable<StoredInput>, decisions: Iterable<RecordedDe
     if (t.effects.length > 0) effects.set(rec.seq, t.effects);
   }
   const mismatches: AuditResult['mismatches'] = [];
+  const lastSeq = recorded.at(-1)?.seq ?? 0;
   let n = 0;
+  let beyondLog = 0;
   for (const d of decisions) {
     n++;
+    if (d.causeSeq > lastSeq) {
+      beyondLog++;
+      continue;
+    }
     const replayed = effects.get(d.causeSeq)?.[d.index];
     if (replayed === undefined || canonical(replayed) !== canonical(d.effect)) {
       mismatches.push({ causeSeq: d.causeSeq, index: d.index, recorded: d.effect, replayed: replayed ?? null });
     }
   }
-  return { inputs: recorded.length, malformed, decisions: n, mismatches, effects };
+  return { inputs: recorded.length, malformed, decisions: n, beyondLog, mismatches, effects };
 };
