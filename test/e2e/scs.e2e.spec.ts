@@ -124,3 +124,45 @@ describe('an SCS on an empty log', () => {
     }
   });
 });
+
+describe('a claiming SCS whose projection cannot move', () => {
+  // scs-2 gets a NATS user of its own, so that its pulls on HA_EVENTS alone can be denied while
+  // everything else (its claim, the lease's JetStream check) still works: the stall a lost pull makes
+  const users = (denyPulls: boolean) => `
+authorization {
+  users = [
+    { user: scs2, password: pw, permissions: { publish: { allow: ">"${denyPulls ? ', deny: ["$JS.API.CONSUMER.MSG.NEXT.HA_EVENTS.>"]' : ''} }, subscribe: { allow: ">" } } }
+    { user: anyone, password: pw }
+  ]
+}
+no_auth_user: anyone
+`;
+
+  it('gives the lease up, so that another SCS takes over; it catches up once it can read again', async () => {
+    const c = await Cluster.start({ ...spec, scs: 1, nats: { extra: users(false) } });
+    try {
+      const scs2Url = c.nats.url.replace('nats://', 'nats://scs2:pw@');
+      const stalled = c.startScs('scs-2', undefined, scs2Url);
+      await until('scs-2 caught up', () => readFileSync(stalled.logFile, 'utf8').includes('projection caught up'));
+      await c.nats.reload(users(true));
+      // the pull under way still delivers until it expires (2 s): wait for the first one denied
+      await until('a pull of scs-2 denied', () => /violation/i.test(readFileSync(c.nats.logFile, 'utf8')), 15_000);
+      c.scs.get('scs-1')!.signal('SIGKILL');
+      await until('scs-2 claims', () => readFileSync(stalled.logFile, 'utf8').includes('lease won; claim stored'), 15_000);
+      await until('scs-2 gives the lease up', () => readFileSync(stalled.logFile, 'utf8').includes('giving the lease up'), 15_000);
+      c.startScs('scs-3');
+      const s = await c.waitStatus('scs-3 active', (st) => (st.scs.active === 'scs-3' && st.scs.acting && st.scs.caughtUp ? st : undefined), 20_000);
+      const sw = c.nextSwitchover('s1');
+      process.kill(c.app(s, s.pairs[0]!.current!).pid!, 'SIGKILL');
+      expect((await sw).epoch).toBe(s.scs.epoch);
+      // scs-2 had made no claim since: its one claim came before scs-3's
+      const claims = (await c.events()).filter((e) => e.data['type'] === 'ScsClaimed' && e.data['scs'] === 'scs-2');
+      expect(claims).toHaveLength(1);
+      expect(claims[0]!.seq).toBeLessThan(s.scs.epoch);
+      await c.nats.reload(users(false));
+      await until('scs-2 caught up again', async () => (await c.status(3000, 'scs-2')).scs.caughtUp === true, 20_000);
+    } finally {
+      await stopChecked(c);
+    }
+  });
+});

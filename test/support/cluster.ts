@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
 import { AnnouncementSchema, codec, EVENTS_STREAM, StatusDocSchema, subjects, type Announcement, type StatusDoc } from '@ha/events';
-import { NatsServer } from './natsServer.js';
+import { NatsServer, type NatsServerOptions } from './natsServer.js';
 import { RedisServer } from './redisServer.js';
 import { spawnLogged, type Proc } from './processes.js';
 import { createServer } from 'node:net';
@@ -41,6 +41,8 @@ export type ClusterSpec = {
   redundancy?: Record<string, unknown>;
   /** First application port; by default a free range is chosen per cluster. */
   portBase?: number;
+  /** Options of the cluster's nats-server (a configuration file with users, for instance). */
+  nats?: NatsServerOptions;
 };
 
 /** A base port with 1000 free ports after it (probed coarsely), so that clusters do not collide. */
@@ -108,7 +110,7 @@ export class Cluster {
 
   static async start(spec: ClusterSpec, opts: { waitReady?: boolean; prepare?: (c: Cluster) => Promise<void> } = {}): Promise<Cluster> {
     const dir = spec.dir ?? mkdtempSync(join(tmpdir(), 'ha-cluster-'));
-    const [nats, redis] = await Promise.all([NatsServer.start(dir), RedisServer.start(dir)]);
+    const [nats, redis] = await Promise.all([NatsServer.start(dir, spec.nats), RedisServer.start(dir)]);
     const configPath = join(dir, 'cluster.json');
     const config = Cluster.config(spec, dir, spec.portBase ?? (await freePortBase()));
     writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -130,8 +132,10 @@ export class Cluster {
     return { HA_NATS_URL: this.nats.url, HA_REDIS_URL: this.redis.url, HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
   }
 
-  startScs(id: string, http?: string): Proc {
-    const p = spawnLogged(id, process.execPath, [BIN.scs, '--id', id, '--config', this.configPath, ...(http ? ['--http', http] : [])], join(this.dir, `${id}.${++this.#n}.log`), this.env);
+  /** Starts an SCS; `natsUrl` lets a test give it a NATS user of its own. */
+  startScs(id: string, http?: string, natsUrl?: string): Proc {
+    const env = natsUrl ? { ...this.env, HA_NATS_URL: natsUrl } : this.env;
+    const p = spawnLogged(id, process.execPath, [BIN.scs, '--id', id, '--config', this.configPath, ...(http ? ['--http', http] : [])], join(this.dir, `${id}.${++this.#n}.log`), env);
     if (http) this.http.set(id, http);
     this.scs.set(id, p);
     return p;

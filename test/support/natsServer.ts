@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -12,6 +12,8 @@ export type NatsServerOptions = {
    * validated (1.9 MB at 10,000 applications). Written to a config file, as nats-server has no flag for it.
    */
   maxPayload?: number;
+  /** More of the server's configuration file (authorization, for instance); `reload` replaces it. */
+  extra?: string;
 };
 
 /** A throw-away `nats-server -js` on a free loopback port with its own store; restartable on the same port. */
@@ -22,7 +24,27 @@ export class NatsServer {
     readonly storeDir: string,
     readonly logFile: string,
     readonly configFile: string | null = null,
+    private opts: NatsServerOptions = {},
   ) {}
+
+  #writeConfig(): void {
+    if (this.configFile === null) return;
+    // JetStream and its store in the file (not by flags): a reload compares them with the file's
+    const lines = [`jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`, this.opts.maxPayload !== undefined ? `max_payload: ${this.opts.maxPayload}` : '', this.opts.extra ?? ''];
+    writeFileSync(this.configFile, lines.filter(Boolean).join('\n') + '\n');
+  }
+
+  /** Replaces the `extra` configuration and has the running server reload it (SIGHUP). */
+  async reload(extra: string): Promise<void> {
+    if (this.configFile === null) throw new Error('reload needs a server started with a configuration file (opts.extra)');
+    this.opts = { ...this.opts, extra };
+    this.#writeConfig();
+    const proc = this.#proc;
+    if (!proc) throw new Error('nats-server is not running');
+    const before = readFileSync(this.logFile, 'utf8').split('Reloaded server configuration').length;
+    proc.signal('SIGHUP');
+    await until('nats-server reloaded its configuration', () => readFileSync(this.logFile, 'utf8').split('Reloaded server configuration').length > before, 10_000, 20);
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
@@ -34,19 +56,17 @@ export class NatsServer {
   static async start(dir?: string, opts: NatsServerOptions = {}): Promise<NatsServer> {
     const base = dir ?? mkdtempSync(join(tmpdir(), 'ha-nats-'));
     let configFile: string | null = null;
-    if (opts.maxPayload !== undefined) {
-      configFile = join(base, 'nats-server.conf');
-      writeFileSync(configFile, `max_payload: ${opts.maxPayload}\n`);
-    }
-    const s = new NatsServer(await freePort(), join(base, 'jetstream'), join(base, 'nats-server.log'), configFile);
+    if (opts.maxPayload !== undefined || opts.extra !== undefined) configFile = join(base, 'nats-server.conf');
+    const s = new NatsServer(await freePort(), join(base, 'jetstream'), join(base, 'nats-server.log'), configFile, opts);
+    s.#writeConfig();
     await s.restart();
     return s;
   }
 
   /** Starts the server again (after `stop`), same port and store. */
   async restart(): Promise<void> {
-    const conf = this.configFile ? ['-c', this.configFile] : [];
-    this.#proc = spawnLogged('nats-server', 'nats-server', [...conf, '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir], this.logFile);
+    const conf = this.configFile ? ['-c', this.configFile] : ['-js', '-sd', this.storeDir];
+    this.#proc = spawnLogged('nats-server', 'nats-server', [...conf, '-a', '127.0.0.1', '-p', String(this.port)], this.logFile);
     const proc = this.#proc;
     await until(`nats-server on ${this.port}`, async () => {
       if (!proc.running) throw new Error(`nats-server exited; see ${this.logFile}`);

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { connectForever, createLogger, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { connectForever, createLogger, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
 import type { ClusterConfig } from '@ha/events';
 import { RedisLease } from './runtime/lease.js';
 import { ControlServer } from './runtime/server.js';
@@ -48,7 +48,7 @@ runMain('scs', async () => {
     lease: (cluster) => new RedisLease(redisUrl, `ha:${cluster}:scs:leader`, id, timeoutMs, (msg) => log.warn(msg + '; retrying')),
   });
   await server.start();
-  log.info({ nats: natsUrl, redis: redisUrl, http: h ?? null }, 'scs started');
+  log.info({ nats: redactUrl(natsUrl), redis: redactUrl(redisUrl), http: h ?? null }, 'scs started');
   const shutdown = async (sig: string) => {
     if (stopping) return;
     stopping = true;

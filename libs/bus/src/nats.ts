@@ -20,8 +20,44 @@ export type { Msg, NatsConnection, KV, StoredMsg };
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)?([^@/]*)@(.*)$/i;
+
+/**
+ * The servers of a comma-separated URL list and the credentials some of them carry
+ * (`nats://user:password@host:port` or `nats://token@host:port`): the client takes credentials only
+ * as options, and would otherwise connect without them.
+ */
+export const natsServers = (url: string): { servers: string[]; user?: string; pass?: string; token?: string } => {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const part of url.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = USERINFO.exec(part);
+    if (!m) {
+      out.servers.push(part);
+      continue;
+    }
+    const [, scheme = '', auth = '', rest = ''] = m;
+    const i = auth.indexOf(':');
+    if (i >= 0) {
+      out.user = decodeURIComponent(auth.slice(0, i));
+      out.pass = decodeURIComponent(auth.slice(i + 1));
+    } else if (auth !== '') out.token = decodeURIComponent(auth);
+    out.servers.push(scheme + rest);
+  }
+  return out;
+};
+
+/** A URL list fit for logs and messages: credentials replaced by `***`. */
+export const redactUrl = (url: string): string =>
+  url
+    .split(',')
+    .map((p) => {
+      const m = USERINFO.exec(p.trim());
+      return m ? `${m[1] ?? ''}***@${m[3] ?? ''}` : p.trim();
+    })
+    .join(',');
+
 const options = (url: string, name: string) => ({
-  servers: url.split(','),
+  ...natsServers(url),
   name,
   maxReconnectAttempts: -1,
   reconnectTimeWait: 250,
@@ -46,18 +82,18 @@ export const connectForever = async (url: string, name: string, log: Logger, sto
   for (;;) {
     try {
       const nc = await connect(options(url, name));
-      if (said) log.info({ url }, 'NATS reachable again');
+      if (said) log.info({ url: redactUrl(url) }, 'NATS reachable again');
       nc.closed().then((err) => { if (err) log.error({ err: err.message }, 'NATS connection closed'); }).catch(() => undefined);
       void (async () => {
         for await (const s of nc.status()) {
-          if (s.type === 'disconnect') log.warn({ url }, 'NATS disconnected; reconnecting');
-          else if (s.type === 'reconnect') log.info({ url }, 'NATS reconnected');
+          if (s.type === 'disconnect') log.warn({ url: redactUrl(url) }, 'NATS disconnected; reconnecting');
+          else if (s.type === 'reconnect') log.info({ url: redactUrl(url) }, 'NATS reconnected');
         }
       })();
       return nc;
     } catch (e) {
       if (stopped()) throw e;
-      if (!said) log.warn({ url, err: (e as Error).message }, 'NATS unreachable; retrying');
+      if (!said) log.warn({ url: redactUrl(url), err: (e as Error).message }, 'NATS unreachable; retrying');
       said = true;
       await sleep(250);
     }
