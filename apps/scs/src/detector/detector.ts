@@ -36,6 +36,8 @@ export class Detector {
   readonly #declared = new Map<string, number>();
   /** Hosts reported returned, keyed to the loss (its `lostAt`) they end. */
   readonly #returned = new Map<string, number>();
+  /** Each host's last `LcaResumed` as the projection applied it: a sign of life with an event number. */
+  readonly #resumed = new Map<string, { lca: number; n: number; at: number; mono: number }>();
   /** Heartbeats stored but not read by us yet, as of the last one read; and when it was last small. */
   #backlog = 0;
   #caughtUpAt = 0;
@@ -54,6 +56,28 @@ export class Detector {
     const prev = this.last.get(hb.host);
     if (prev && prev.seq >= seq) return;
     this.last.set(hb.host, { hb: { host: hb.host, lca: hb.lca, n: hb.n }, seq, at, mono });
+  }
+
+  /**
+   * The LCA of `host` recorded `LcaResumed` (event `n` of incarnation `lca`, stored at `at`), seen at
+   * `mono`. The decider ignores a `HostLost` whose evidence is older than that event (the LCA checked
+   * its host's observations before it: decision 0003), so the LCA's silence counts from here, and a
+   * verdict names this event as its evidence. An LCA that dies after its `LcaResumed` and before its
+   * next stored heartbeat was otherwise never declared lost.
+   */
+  resumed(host: string, lca: number, n: number, at: number, mono: number): void {
+    const prev = this.#resumed.get(host);
+    if (prev && prev.lca === lca && prev.n >= n) return;
+    this.#resumed.set(host, { lca, n, at, mono });
+    this.#declared.delete(host);
+  }
+
+  /** The host's last sign of life: its last heartbeat, or its last `LcaResumed` if that came after it. */
+  #lastSign(host: string): LastHeartbeat | undefined {
+    const hb = this.last.get(host);
+    const r = this.#resumed.get(host);
+    if (!r || (hb && (hb.hb.lca === null || hb.hb.lca > r.lca || (hb.hb.lca === r.lca && hb.hb.n >= r.n)))) return hb;
+    return { hb: { host, lca: r.lca, n: r.n }, seq: hb?.seq ?? 0, at: Math.max(r.at, hb?.at ?? 0), mono: Math.max(r.mono, hb?.mono ?? 0) };
   }
 
   /** Takes back a `returned` verdict not recorded: it may be reached again. */
@@ -116,7 +140,7 @@ export class Detector {
     const out: Observation[] = [];
     for (const h of hosts) {
       if (h.lca === 'drained') continue; // stopped on purpose: its silence is expected
-      const last = this.last.get(h.id);
+      const last = h.lca === 'lost' ? this.last.get(h.id) : this.#lastSign(h.id);
       if (h.lca === 'lost') {
         this.#declared.delete(h.id);
         // Returned: a heartbeat stored after the host was declared lost.

@@ -94,4 +94,29 @@ describe('detector', () => {
     expect(d.confirm('a', 25, { hb: hb('a', 4), seq: 25, at: 5_900, mono: 1_100 }, 2_150)).toBe(true);
     expect(d.confirm('a', 25, null, 2_150)).toBe(true);
   });
+
+  it('counts an LCA\'s silence from its LcaResumed, and names it as the evidence (an LCA that dies right after it is still declared lost)', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 4), 10, 5_000, 100); // lca 7, n 4: stored just before the resume check
+    d.resumed('a', 7, 5, 5_010, 110); // LcaResumed is event 5; the LCA dies before its next heartbeat
+    const lostBy = (to: number) => { const r: ReturnType<Detector['tick']> = []; for (let m = 50; m <= to; m += 50) r.push(...d.tick(m, [up('a')])); return r; };
+    expect(lostBy(1_100)).toEqual([]); // 1,000 ms after the heartbeat, 990 after the resume
+    // a heartbeat read late, older than the resume, moves nothing back
+    d.heartbeat(hb('a', 4), 10, 5_000, 100);
+    expect(d.tick(1_150, [up('a')])).toEqual([{ kind: 'lost', host: 'a', evidence: { hb: { host: 'a', lca: 7, n: 5 }, seq: 10, at: 5_010, mono: 110 }, silenceMs: 1_040 }]);
+  });
+
+  it('judges again after an LcaResumed that came after a verdict the decider will ignore', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 4), 10, 5_000, 0);
+    expect(d.tick(1_050, [up('a')])).toEqual([expect.objectContaining({ kind: 'lost', evidence: expect.objectContaining({ hb: expect.objectContaining({ n: 4 }) }) })]);
+    d.resumed('a', 7, 5, 6_100, 1_100); // stored after the verdict's basis: the decider ignores that HostLost
+    for (let m = 1_100; m <= 2_100; m += 50) expect(d.tick(m, [up('a')])).toEqual([]);
+    expect(d.tick(2_150, [up('a')])).toEqual([expect.objectContaining({ kind: 'lost', evidence: expect.objectContaining({ hb: { host: 'a', lca: 7, n: 5 } }) })]);
+    // a heartbeat after the resume is the basis again
+    d.heartbeat(hb('a', 5), 11, 7_000, 2_200);
+    expect(d.tick(2_250, [up('a')])).toEqual([]);
+  });
 });

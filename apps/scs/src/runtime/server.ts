@@ -235,6 +235,7 @@ export class ControlServer {
       this.#sameAsFile(state.config);
     }
     if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
+    else if (rec.input.type === 'LcaResumed') this.#detector.resumed(rec.input.host, rec.input.lca, rec.input.n, rec.at, monoMs());
     if (this.role === 'active' && rec.seq >= this.epoch) await this.#executor.run(rec, effects);
     else this.#reportShadow(this.#shadow.applied(rec.seq, effects));
     this.#advance(rec.seq);
@@ -517,7 +518,7 @@ export class ControlServer {
           if (!this.canAct()) return;
           const ev = o.evidence;
           const input = { type: 'HostLost', v: 1, epoch, scs: this.#o.id, host: o.host, lca: ev?.hb.lca ?? null, n: ev?.hb.n ?? null, lastHeartbeatAt: ev ? new Date(ev.at).toISOString() : null, silenceMs: o.silenceMs } as const;
-          await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:lost:${ev?.seq ?? 0}` });
+          await this.#js.publish(subjects.observation(o.host), codec.encode(input), { msgID: `obs:${epoch}:${o.host}:lost:${ev?.seq ?? 0}:${ev?.hb.n ?? 0}` });
           this.#log.warn({ host: o.host, silenceMs: o.silenceMs }, 'host lost');
         } else {
           // The detector keeps no application snapshots: the whole heartbeat is read from the store
