@@ -1,6 +1,6 @@
 import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusChanged, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, ExitCause, HostLost, HostReturned, Input, LcaDraining, LcaResumed, LcaStarted, LcaStopped, PauseRequested, Recorded, ResumeRequested, ScsClaimed, SwitchoverReason, SwitchoverRequested, TimerFired } from '@ha/events';
 import { pairsOf } from '@ha/events';
-import { Draft } from './draft.js';
+import { Draft, withPair } from './draft.js';
 import { isoTime } from './isoTime.js';
 import type { Effect } from './effects.js';
 import { appTimers, keyOrder, newApp, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
@@ -106,7 +106,7 @@ const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boo
 const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
   const a = c.d.getApp(id);
   if (a) return a.host === host ? a : undefined;
-  const n = newApp(id, host);
+  const n = newApp(id, host, c.d.base.pairOfApp.get(id) ?? null);
   c.d.putApp(n);
   return n;
 };
@@ -391,12 +391,6 @@ const onClaim = (c: Ctx, ev: ScsClaimed): boolean => {
 const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
   const cfg = ev.config;
   const hosts = PMap.from(cfg.hosts.map((h) => [h.id, c.d.getHost(h.id) ?? newHost(h.id)] as const));
-  const apps = PMap.from(
-    cfg.applications.map((a) => {
-      const old = c.d.getApp(a.id);
-      return [a.id, old && old.host === a.host ? old : newApp(a.id, a.host)] as const;
-    }),
-  );
   const pairList = pairsOf(cfg);
   const pairs = PMap.from(
     pairList.map((pc) => {
@@ -408,16 +402,24 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
       return [pc.id, p] as const;
     }),
   );
-  for (const t of c.d.timers.values()) {
-    const gone = t.purpose.kind === 'restart' ? !apps.has(t.purpose.app) : !pairs.has(t.purpose.pair);
-    if (gone) c.d.clearTimer(t.id);
-  }
   const pairOfApp = new Map<string, string>();
   for (const id of new Set(pairList.map((pc) => pc.id))) {
     const p = pairs.get(id);
     if (!p) continue;
     pairOfApp.set(p.primary, p.id);
     pairOfApp.set(p.backup, p.id);
+  }
+  const apps = PMap.from(
+    cfg.applications.map((a) => {
+      const old = c.d.getApp(a.id);
+      const pair = pairOfApp.get(a.id) ?? null;
+      if (!old || old.host !== a.host) return [a.id, newApp(a.id, a.host, pair)] as const;
+      return [a.id, old.pair === pair ? old : withPair(old, pair)] as const;
+    }),
+  );
+  for (const t of c.d.timers.values()) {
+    const gone = t.purpose.kind === 'restart' ? !apps.has(t.purpose.app) : !pairs.has(t.purpose.pair);
+    if (gone) c.d.clearTimer(t.id);
   }
   c.d.replaceAll(hosts, apps, cfg.applications.map((a) => a.id), pairs);
   c.d.set({ config: cfg, configSeq: c.seq, pairOfApp });
@@ -728,6 +730,7 @@ export const checkState = (s: State): string[] => {
   const byHost = new Map<string, string[]>();
   for (const a of s.apps.values()) {
     if (!s.index.appOrder.has(a.id)) problems.push(`app ${a.id} has no place in appOrder`);
+    if (a.pair !== (s.pairOfApp.get(a.id) ?? null)) problems.push(`app ${a.id} says it belongs to pair ${a.pair ?? 'none'}, the configuration to ${s.pairOfApp.get(a.id) ?? 'none'}`);
     byHost.set(a.host, [...(byHost.get(a.host) ?? []), a.id]);
   }
   for (const [host, ids] of s.index.appsOfHost) if (!byHost.has(host) && ids.length > 0) problems.push(`appsOfHost lists ${ids.join(',')} on ${host}`);

@@ -21,6 +21,7 @@ const patchHost = (h: HostState, p: Patch<HostState>): HostState => ({
 const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
   id: or(p.id, a.id),
   host: or(p.host, a.host),
+  pair: or(p.pair, a.pair),
   status: or(p.status, a.status),
   role: or(p.role, a.role),
   pid: or(p.pid, a.pid),
@@ -33,6 +34,9 @@ const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
   unavailableSeq: or(p.unavailableSeq, a.unavailableSeq),
   fenced: or(p.fenced, a.fenced),
 });
+
+/** The entry with the pair it belongs to under a new configuration. */
+export const withPair = (a: AppState, pair: string | null): AppState => patchApp(a, { pair });
 
 const patchPair = (x: PairState, p: Patch<PairState>): PairState => ({
   id: or(p.id, x.id),
@@ -84,8 +88,6 @@ export class Draft {
   #app: AppState | undefined;
   #pairId: string | null = null;
   #pair: PairState | undefined;
-  #pairOfAppId: string | null = null;
-  #pairOfApp: string | undefined;
 
   constructor(state: State) {
     this.#s = state;
@@ -138,11 +140,10 @@ export class Draft {
   }
   /** The pair an application belongs to (from the configuration). */
   pairIdOf(app: string): string | undefined {
-    if (app !== this.#pairOfAppId) {
-      this.#pairOfApp = this.#s.pairOfApp.get(app);
-      this.#pairOfAppId = app;
-    }
-    return this.#pairOfApp;
+    // the entry carries it: the look-up of the entry is made anyway, and cached
+    const a = this.getApp(app);
+    if (a !== undefined) return a.pair ?? undefined;
+    return this.#s.pairOfApp.get(app);
   }
 
   /** The applications of a host, in the order decisions follow (`keyOrder`). */
@@ -305,9 +306,8 @@ export class Draft {
     return pair === this.#touchedId ? this.#touchedChanged : this.#touchedMore?.get(pair);
   }
   #forget(): void {
-    this.#hostId = this.#appId = this.#pairId = this.#pairOfAppId = null;
+    this.#hostId = this.#appId = this.#pairId = null;
     this.#host = this.#app = this.#pair = undefined;
-    this.#pairOfApp = undefined;
   }
   #unindexTimer(t: PendingTimer): void {
     const owner = timerOwner(t.purpose);

@@ -33,6 +33,8 @@ export type HostState = Readonly<{
 export type AppState = Readonly<{
   id: string;
   host: string;
+  /** The pair it belongs to in the configuration (`pairOfApp`), kept here so one look-up finds both. */
+  pair: string | null;
   status: AppStatus;
   role: Role;
   pid: number | null;
@@ -203,9 +205,10 @@ export const initialState = (): State => ({
 
 export const newHost = (id: string): HostState => ({ id, lca: 'unknown', draining: false, incarnation: null, lastN: 0, resumedN: 0, lostAt: null });
 
-export const newApp = (id: string, host: string): AppState => ({
+export const newApp = (id: string, host: string, pair: string | null): AppState => ({
   id,
   host,
+  pair,
   status: 'stopped',
   role: 'none',
   pid: null,
