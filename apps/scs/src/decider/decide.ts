@@ -99,7 +99,7 @@ const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boo
     return true;
   }
   if (ev.lca < h.incarnation || ev.n <= h.lastN) return false;
-  c.d.host(ev.host, { lastN: ev.n });
+  c.d.lastN(ev.host, ev.n);
   return true;
 };
 
@@ -290,6 +290,12 @@ const decidePair = (c: Ctx, pairId: string): void => {
   }
   if (p.failure && !p.autoSwitchover) return;
   if (awaitingAnswer(c, p)) return;
+  promoteOne(c, p);
+};
+
+// apart from decidePair: its closures would make every call allocate their context, and most
+// calls return before they are needed
+const promoteOne = (c: Ctx, p: PairState): void => {
   const members = [p.primary, p.backup];
   if (members.some((m) => actingPrimary(c, m))) return; // old primary out first: a demote is under way
   let to: string | undefined;
@@ -618,7 +624,7 @@ const onStatusChanged = (c: Ctx, ev: AppStatusChanged): boolean => {
   const a = appOn(c, ev.app, ev.host);
   if (!a || a.incarnation !== ev.incarnation) return false;
   const unavailable = ev.status === 'service-unavailable';
-  c.d.app(a.id, { status: ev.status, unavailableSeq: unavailable ? (a.unavailableSeq ?? c.seq) : null });
+  c.d.appStatus(a.id, ev.status, unavailable ? (a.unavailableSeq ?? c.seq) : null);
   const p = pairOf(c, a.id);
   if (!p) return true;
   if (unavailable && p.current === a.id && !p.autoSwitchover && !p.paused) {

@@ -171,6 +171,14 @@ export class Draft {
     this.#host = n;
     if (n.lca !== h.lca || n.draining !== h.draining || n.incarnation !== h.incarnation) this.#hostChanged(id);
   }
+  /** `host(id, { lastN: n })` without the patch: the update every event from an LCA makes. */
+  lastN(id: string, n: number): void {
+    const h = this.getHost(id);
+    if (!h) return;
+    const next: HostState = { id: h.id, lca: h.lca, draining: h.draining, incarnation: h.incarnation, lastN: n, resumedN: h.resumedN, lostAt: h.lostAt };
+    this.#hosts = this.#hosts.set(id, next);
+    this.#host = next;
+  }
   putHost(h: HostState): void {
     this.#hosts = this.#hosts.set(h.id, h);
     this.#hostId = h.id;
@@ -181,6 +189,30 @@ export class Draft {
     const a = this.getApp(id);
     if (!a) return;
     const n = patchApp(a, patch);
+    this.#apps = this.#apps.set(id, n);
+    this.#app = n;
+    this.#appChanged(id);
+  }
+  /** `app(id, { status, unavailableSeq })` without the patch: what a status report changes. */
+  appStatus(id: string, status: AppState['status'], unavailableSeq: number | null): void {
+    const a = this.getApp(id);
+    if (!a) return;
+    const n: AppState = {
+      id: a.id,
+      host: a.host,
+      pair: a.pair,
+      status,
+      role: a.role,
+      pid: a.pid,
+      incarnation: a.incarnation,
+      startedAt: a.startedAt,
+      restarts: a.restarts,
+      attempt: a.attempt,
+      gaveUp: a.gaveUp,
+      pendingStart: a.pendingStart,
+      unavailableSeq,
+      fenced: a.fenced,
+    };
     this.#apps = this.#apps.set(id, n);
     this.#app = n;
     this.#appChanged(id);
@@ -261,7 +293,7 @@ export class Draft {
     const ids = new Set<string>();
     for (const id of this.#index.unsettled.keys()) if (this.#touchedAs(id) !== false) ids.add(id);
     if (this.#touchedId !== null && this.#touchedChanged) ids.add(this.#touchedId);
-    for (const [id, changed] of this.#touchedMore ?? []) if (changed) ids.add(id);
+    if (this.#touchedMore !== null) for (const [id, changed] of this.#touchedMore) if (changed) ids.add(id);
     return [...ids].sort();
   }
   /** The pair was just reconciled: until one of its inputs changes, reconciling it does nothing. */
@@ -275,7 +307,8 @@ export class Draft {
     let index = this.#index;
     let unsettled = index.unsettled;
     if (this.#touchedId !== null) unsettled = this.#touchedChanged ? unsettled.set(this.#touchedId, true) : unsettled.delete(this.#touchedId);
-    for (const [id, changed] of this.#touchedMore ?? []) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    // (no iterator over an empty array: most inputs touch one pair, and this runs for every input)
+    if (this.#touchedMore !== null) for (const [id, changed] of this.#touchedMore) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
     if (unsettled !== index.unsettled) index = withIndex(index, { unsettled });
     return {
       epoch: s.epoch,
