@@ -3,7 +3,7 @@ import { pairsOf } from '@ha/events';
 import { Draft, withPair } from './draft.js';
 import { isoTime } from './isoTime.js';
 import type { Effect } from './effects.js';
-import { appTimers, keyOrder, newApp, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
+import { appTimers, keyOrder, newApp, PFixedMap, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
 
 export type Transition = Readonly<{ state: State; effects: Effect[] }>;
 
@@ -106,15 +106,13 @@ const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boo
 const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
   const a = c.d.getApp(id);
   if (a) return a.host === host ? a : undefined;
-  const n = newApp(id, host, c.d.base.pairOfApp.get(id) ?? null);
+  const pair = c.d.base.pairOfApp.get(id);
+  const n = newApp(id, host, pair ?? null, pair === undefined ? null : (c.d.pairs.indexOf(pair) ?? null));
   c.d.putApp(n);
   return n;
 };
 
-const pairOf = (c: Ctx, app: string): PairState | undefined => {
-  const id = c.d.pairIdOf(app);
-  return id === undefined ? undefined : c.d.getPair(id);
-};
+const pairOf = (c: Ctx, app: string): PairState | undefined => c.d.pairOfApp(app);
 
 /** The applications of a host (in the order decisions follow), from the index: no scan. */
 const appsOnHost = (c: Ctx, host: string): AppState[] => {
@@ -398,7 +396,7 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
   const cfg = ev.config;
   const hosts = PMap.from(cfg.hosts.map((h) => [h.id, c.d.getHost(h.id) ?? newHost(h.id)] as const));
   const pairList = pairsOf(cfg);
-  const pairs = PMap.from(
+  const pairs = PFixedMap.from(
     pairList.map((pc) => {
       const old = c.d.getPair(pc.id);
       const same = old && old.primary === pc.primary && old.backup === pc.backup;
@@ -419,8 +417,9 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
     cfg.applications.map((a) => {
       const old = c.d.getApp(a.id);
       const pair = pairOfApp.get(a.id) ?? null;
-      if (!old || old.host !== a.host) return [a.id, newApp(a.id, a.host, pair)] as const;
-      return [a.id, old.pair === pair ? old : withPair(old, pair)] as const;
+      const index = pair === null ? null : (pairs.indexOf(pair) ?? null);
+      if (!old || old.host !== a.host) return [a.id, newApp(a.id, a.host, pair, index)] as const;
+      return [a.id, old.pair === pair && old.pairIndex === index ? old : withPair(old, pair, index)] as const;
     }),
   );
   for (const t of c.d.timers.values()) {
@@ -737,6 +736,7 @@ export const checkState = (s: State): string[] => {
   for (const a of s.apps.values()) {
     if (!s.index.appOrder.has(a.id)) problems.push(`app ${a.id} has no place in appOrder`);
     if (a.pair !== (s.pairOfApp.get(a.id) ?? null)) problems.push(`app ${a.id} says it belongs to pair ${a.pair ?? 'none'}, the configuration to ${s.pairOfApp.get(a.id) ?? 'none'}`);
+    if (a.pairIndex !== (a.pair === null ? null : (s.pairs.indexOf(a.pair) ?? null))) problems.push(`app ${a.id} gives its pair the number ${a.pairIndex ?? 'none'}`);
     byHost.set(a.host, [...(byHost.get(a.host) ?? []), a.id]);
   }
   for (const [host, ids] of s.index.appsOfHost) if (!byHost.has(host) && ids.length > 0) problems.push(`appsOfHost lists ${ids.join(',')} on ${host}`);

@@ -1,4 +1,4 @@
-import { emptyMap, keyOrder, PMap, timerOwner, type AppState, type HostState, type PairState, type PendingTimer, type State, type StateIndex } from './state.js';
+import { emptyMap, keyOrder, PMap, type PFixedMap, timerOwner, type AppState, type HostState, type PairState, type PendingTimer, type State, type StateIndex } from './state.js';
 import type { Effect } from './effects.js';
 
 type Patch<T> = Partial<{ -readonly [K in keyof T]: T[K] }>;
@@ -22,6 +22,7 @@ const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
   id: or(p.id, a.id),
   host: or(p.host, a.host),
   pair: or(p.pair, a.pair),
+  pairIndex: or(p.pairIndex, a.pairIndex),
   status: or(p.status, a.status),
   role: or(p.role, a.role),
   pid: or(p.pid, a.pid),
@@ -36,7 +37,7 @@ const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
 });
 
 /** The entry with the pair it belongs to under a new configuration. */
-export const withPair = (a: AppState, pair: string | null): AppState => patchApp(a, { pair });
+export const withPair = (a: AppState, pair: string | null, pairIndex: number | null): AppState => patchApp(a, { pair, pairIndex });
 
 const patchPair = (x: PairState, p: Patch<PairState>): PairState => ({
   id: or(p.id, x.id),
@@ -71,7 +72,7 @@ export class Draft {
   #s: State;
   #hosts: PMap<HostState>;
   #apps: PMap<AppState>;
-  #pairs: PMap<PairState>;
+  #pairs: PFixedMap<PairState>;
   #timers: PMap<PendingTimer>;
   #index: StateIndex;
   // Pairs touched by this input: true if their inputs changed since they were last reconciled.
@@ -104,7 +105,7 @@ export class Draft {
   get apps(): PMap<AppState> {
     return this.#apps;
   }
-  get pairs(): PMap<PairState> {
+  get pairs(): PFixedMap<PairState> {
     return this.#pairs;
   }
   get timers(): PMap<PendingTimer> {
@@ -132,6 +133,20 @@ export class Draft {
     if (id !== this.#pairId) {
       this.#pair = this.#pairs.get(id);
       this.#pairId = id;
+    }
+    return this.#pair;
+  }
+  /** The pair of an application, by its number when the application is recorded. */
+  pairOfApp(app: string): PairState | undefined {
+    const a = this.getApp(app);
+    if (a === undefined) {
+      const id = this.#s.pairOfApp.get(app);
+      return id === undefined ? undefined : this.getPair(id);
+    }
+    if (a.pair === null || a.pairIndex === null) return undefined;
+    if (a.pair !== this.#pairId) {
+      this.#pair = this.#pairs.at(a.pairIndex);
+      this.#pairId = a.pair;
     }
     return this.#pair;
   }
@@ -201,6 +216,7 @@ export class Draft {
       id: a.id,
       host: a.host,
       pair: a.pair,
+      pairIndex: a.pairIndex,
       status,
       role: a.role,
       pid: a.pid,
@@ -246,7 +262,7 @@ export class Draft {
    * A new configuration: the collections are replaced (applications listed in their order), the
    * indexes rebuilt; every pair is to be reconciled by the caller.
    */
-  replaceAll(hosts: PMap<HostState>, apps: PMap<AppState>, appOrder: readonly string[], pairs: PMap<PairState>): void {
+  replaceAll(hosts: PMap<HostState>, apps: PMap<AppState>, appOrder: readonly string[], pairs: PFixedMap<PairState>): void {
     this.#hosts = hosts;
     this.#apps = apps;
     this.#pairs = pairs;
