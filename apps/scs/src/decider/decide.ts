@@ -400,9 +400,10 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
     pairList.map((pc) => {
       const old = c.d.getPair(pc.id);
       const same = old && old.primary === pc.primary && old.backup === pc.backup;
+      // field by field: a spread of this many properties made each entry a dictionary of its own (kilobytes)
       const p: PairState = same
-        ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
-        : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
+        ? { id: old.id, primary: old.primary, backup: old.backup, type: pc.type, autoSwitchover: pc.autoSwitchover, current: old.current, currentSince: old.currentSince, switching: old.switching, failure: old.failure, lastSwitchover: old.lastSwitchover, lastRefusal: old.lastRefusal, paused: old.paused, unresolved: old.unresolved }
+        : { id: pc.id, primary: pc.primary, backup: pc.backup, type: pc.type, autoSwitchover: pc.autoSwitchover, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
       return [pc.id, p] as const;
     }),
   );
