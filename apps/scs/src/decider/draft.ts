@@ -323,8 +323,10 @@ export class Draft {
     let index = this.#index;
     let unsettled = index.unsettled;
     if (this.#touchedId !== null) unsettled = this.#touchedChanged ? unsettled.set(this.#touchedId, true) : unsettled.delete(this.#touchedId);
-    // (no iterator over an empty array: most inputs touch one pair, and this runs for every input)
-    if (this.#touchedMore !== null) for (const [id, changed] of this.#touchedMore) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    // (no iterator: most inputs touch one pair, and a configuration touches them all)
+    this.#touchedMore?.forEach((changed, id) => {
+      unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    });
     if (unsettled !== index.unsettled) index = withIndex(index, { unsettled });
     return {
       epoch: s.epoch,
