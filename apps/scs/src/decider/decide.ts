@@ -1,9 +1,9 @@
 import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusChanged, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, ExitCause, HostLost, HostReturned, Input, LcaDraining, LcaResumed, LcaStarted, LcaStopped, PauseRequested, Recorded, ResumeRequested, ScsClaimed, SwitchoverReason, SwitchoverRequested, TimerFired } from '@ha/events';
 import { pairsOf } from '@ha/events';
-import { Draft } from './draft.js';
+import { Draft, withPair } from './draft.js';
 import { isoTime } from './isoTime.js';
 import type { Effect } from './effects.js';
-import { appTimers, keyOrder, newApp, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
+import { appTimers, keyOrder, newApp, PFixedMap, PMap, newHost, pairTimers, timerOwner, type AppState, type Failure, type HostState, type PairState, type State } from './state.js';
 
 export type Transition = Readonly<{ state: State; effects: Effect[] }>;
 
@@ -99,22 +99,20 @@ const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boo
     return true;
   }
   if (ev.lca < h.incarnation || ev.n <= h.lastN) return false;
-  c.d.host(ev.host, { lastN: ev.n });
+  c.d.lastN(ev.host, ev.n);
   return true;
 };
 
 const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
   const a = c.d.getApp(id);
   if (a) return a.host === host ? a : undefined;
-  const n = newApp(id, host);
+  const pair = c.d.base.pairOfApp.get(id);
+  const n = newApp(id, host, pair ?? null, pair === undefined ? null : (c.d.pairs.indexOf(pair) ?? null));
   c.d.putApp(n);
   return n;
 };
 
-const pairOf = (c: Ctx, app: string): PairState | undefined => {
-  const id = c.d.pairIdOf(app);
-  return id === undefined ? undefined : c.d.getPair(id);
-};
+const pairOf = (c: Ctx, app: string): PairState | undefined => c.d.pairOfApp(app);
 
 /** The applications of a host (in the order decisions follow), from the index: no scan. */
 const appsOnHost = (c: Ctx, host: string): AppState[] => {
@@ -290,6 +288,12 @@ const decidePair = (c: Ctx, pairId: string): void => {
   }
   if (p.failure && !p.autoSwitchover) return;
   if (awaitingAnswer(c, p)) return;
+  promoteOne(c, p);
+};
+
+// apart from decidePair: its closures would make every call allocate their context, and most
+// calls return before they are needed
+const promoteOne = (c: Ctx, p: PairState): void => {
   const members = [p.primary, p.backup];
   if (members.some((m) => actingPrimary(c, m))) return; // old primary out first: a demote is under way
   let to: string | undefined;
@@ -391,33 +395,37 @@ const onClaim = (c: Ctx, ev: ScsClaimed): boolean => {
 const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
   const cfg = ev.config;
   const hosts = PMap.from(cfg.hosts.map((h) => [h.id, c.d.getHost(h.id) ?? newHost(h.id)] as const));
-  const apps = PMap.from(
-    cfg.applications.map((a) => {
-      const old = c.d.getApp(a.id);
-      return [a.id, old && old.host === a.host ? old : newApp(a.id, a.host)] as const;
-    }),
-  );
   const pairList = pairsOf(cfg);
-  const pairs = PMap.from(
+  const pairs = PFixedMap.from(
     pairList.map((pc) => {
       const old = c.d.getPair(pc.id);
       const same = old && old.primary === pc.primary && old.backup === pc.backup;
+      // field by field: a spread of this many properties made each entry a dictionary of its own (kilobytes)
       const p: PairState = same
-        ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
-        : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
+        ? { id: old.id, primary: old.primary, backup: old.backup, type: pc.type, autoSwitchover: pc.autoSwitchover, current: old.current, currentSince: old.currentSince, switching: old.switching, failure: old.failure, lastSwitchover: old.lastSwitchover, lastRefusal: old.lastRefusal, paused: old.paused, unresolved: old.unresolved }
+        : { id: pc.id, primary: pc.primary, backup: pc.backup, type: pc.type, autoSwitchover: pc.autoSwitchover, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
       return [pc.id, p] as const;
     }),
   );
-  for (const t of c.d.timers.values()) {
-    const gone = t.purpose.kind === 'restart' ? !apps.has(t.purpose.app) : !pairs.has(t.purpose.pair);
-    if (gone) c.d.clearTimer(t.id);
-  }
   const pairOfApp = new Map<string, string>();
   for (const id of new Set(pairList.map((pc) => pc.id))) {
     const p = pairs.get(id);
     if (!p) continue;
     pairOfApp.set(p.primary, p.id);
     pairOfApp.set(p.backup, p.id);
+  }
+  const apps = PMap.from(
+    cfg.applications.map((a) => {
+      const old = c.d.getApp(a.id);
+      const pair = pairOfApp.get(a.id) ?? null;
+      const index = pair === null ? null : (pairs.indexOf(pair) ?? null);
+      if (!old || old.host !== a.host) return [a.id, newApp(a.id, a.host, pair, index)] as const;
+      return [a.id, old.pair === pair && old.pairIndex === index ? old : withPair(old, pair, index)] as const;
+    }),
+  );
+  for (const t of c.d.timers.values()) {
+    const gone = t.purpose.kind === 'restart' ? !apps.has(t.purpose.app) : !pairs.has(t.purpose.pair);
+    if (gone) c.d.clearTimer(t.id);
   }
   c.d.replaceAll(hosts, apps, cfg.applications.map((a) => a.id), pairs);
   c.d.set({ config: cfg, configSeq: c.seq, pairOfApp });
@@ -616,7 +624,7 @@ const onStatusChanged = (c: Ctx, ev: AppStatusChanged): boolean => {
   const a = appOn(c, ev.app, ev.host);
   if (!a || a.incarnation !== ev.incarnation) return false;
   const unavailable = ev.status === 'service-unavailable';
-  c.d.app(a.id, { status: ev.status, unavailableSeq: unavailable ? (a.unavailableSeq ?? c.seq) : null });
+  c.d.appStatus(a.id, ev.status, unavailable ? (a.unavailableSeq ?? c.seq) : null);
   const p = pairOf(c, a.id);
   if (!p) return true;
   if (unavailable && p.current === a.id && !p.autoSwitchover && !p.paused) {
@@ -728,6 +736,8 @@ export const checkState = (s: State): string[] => {
   const byHost = new Map<string, string[]>();
   for (const a of s.apps.values()) {
     if (!s.index.appOrder.has(a.id)) problems.push(`app ${a.id} has no place in appOrder`);
+    if (a.pair !== (s.pairOfApp.get(a.id) ?? null)) problems.push(`app ${a.id} says it belongs to pair ${a.pair ?? 'none'}, the configuration to ${s.pairOfApp.get(a.id) ?? 'none'}`);
+    if (a.pairIndex !== (a.pair === null ? null : (s.pairs.indexOf(a.pair) ?? null))) problems.push(`app ${a.id} gives its pair the number ${a.pairIndex ?? 'none'}`);
     byHost.set(a.host, [...(byHost.get(a.host) ?? []), a.id]);
   }
   for (const [host, ids] of s.index.appsOfHost) if (!byHost.has(host) && ids.length > 0) problems.push(`appsOfHost lists ${ids.join(',')} on ${host}`);

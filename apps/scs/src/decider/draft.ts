@@ -1,4 +1,4 @@
-import { emptyMap, keyOrder, PMap, timerOwner, type AppState, type HostState, type PairState, type PendingTimer, type State, type StateIndex } from './state.js';
+import { emptyMap, keyOrder, PMap, type PFixedMap, timerOwner, type AppState, type HostState, type PairState, type PendingTimer, type State, type StateIndex } from './state.js';
 import type { Effect } from './effects.js';
 
 type Patch<T> = Partial<{ -readonly [K in keyof T]: T[K] }>;
@@ -21,6 +21,8 @@ const patchHost = (h: HostState, p: Patch<HostState>): HostState => ({
 const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
   id: or(p.id, a.id),
   host: or(p.host, a.host),
+  pair: or(p.pair, a.pair),
+  pairIndex: or(p.pairIndex, a.pairIndex),
   status: or(p.status, a.status),
   role: or(p.role, a.role),
   pid: or(p.pid, a.pid),
@@ -33,6 +35,9 @@ const patchApp = (a: AppState, p: Patch<AppState>): AppState => ({
   unavailableSeq: or(p.unavailableSeq, a.unavailableSeq),
   fenced: or(p.fenced, a.fenced),
 });
+
+/** The entry with the pair it belongs to under a new configuration. */
+export const withPair = (a: AppState, pair: string | null, pairIndex: number | null): AppState => patchApp(a, { pair, pairIndex });
 
 const patchPair = (x: PairState, p: Patch<PairState>): PairState => ({
   id: or(p.id, x.id),
@@ -67,7 +72,7 @@ export class Draft {
   #s: State;
   #hosts: PMap<HostState>;
   #apps: PMap<AppState>;
-  #pairs: PMap<PairState>;
+  #pairs: PFixedMap<PairState>;
   #timers: PMap<PendingTimer>;
   #index: StateIndex;
   // Pairs touched by this input: true if their inputs changed since they were last reconciled.
@@ -84,8 +89,6 @@ export class Draft {
   #app: AppState | undefined;
   #pairId: string | null = null;
   #pair: PairState | undefined;
-  #pairOfAppId: string | null = null;
-  #pairOfApp: string | undefined;
 
   constructor(state: State) {
     this.#s = state;
@@ -102,7 +105,7 @@ export class Draft {
   get apps(): PMap<AppState> {
     return this.#apps;
   }
-  get pairs(): PMap<PairState> {
+  get pairs(): PFixedMap<PairState> {
     return this.#pairs;
   }
   get timers(): PMap<PendingTimer> {
@@ -133,16 +136,29 @@ export class Draft {
     }
     return this.#pair;
   }
+  /** The pair of an application, by its number when the application is recorded. */
+  pairOfApp(app: string): PairState | undefined {
+    const a = this.getApp(app);
+    if (a === undefined) {
+      const id = this.#s.pairOfApp.get(app);
+      return id === undefined ? undefined : this.getPair(id);
+    }
+    if (a.pair === null || a.pairIndex === null) return undefined;
+    if (a.pair !== this.#pairId) {
+      this.#pair = this.#pairs.at(a.pairIndex);
+      this.#pairId = a.pair;
+    }
+    return this.#pair;
+  }
   getTimer(id: string): PendingTimer | undefined {
     return this.#timers.get(id);
   }
   /** The pair an application belongs to (from the configuration). */
   pairIdOf(app: string): string | undefined {
-    if (app !== this.#pairOfAppId) {
-      this.#pairOfApp = this.#s.pairOfApp.get(app);
-      this.#pairOfAppId = app;
-    }
-    return this.#pairOfApp;
+    // the entry carries it: the look-up of the entry is made anyway, and cached
+    const a = this.getApp(app);
+    if (a !== undefined) return a.pair ?? undefined;
+    return this.#s.pairOfApp.get(app);
   }
 
   /** The applications of a host, in the order decisions follow (`keyOrder`). */
@@ -170,6 +186,14 @@ export class Draft {
     this.#host = n;
     if (n.lca !== h.lca || n.draining !== h.draining || n.incarnation !== h.incarnation) this.#hostChanged(id);
   }
+  /** `host(id, { lastN: n })` without the patch: the update every event from an LCA makes. */
+  lastN(id: string, n: number): void {
+    const h = this.getHost(id);
+    if (!h) return;
+    const next: HostState = { id: h.id, lca: h.lca, draining: h.draining, incarnation: h.incarnation, lastN: n, resumedN: h.resumedN, lostAt: h.lostAt };
+    this.#hosts = this.#hosts.set(id, next);
+    this.#host = next;
+  }
   putHost(h: HostState): void {
     this.#hosts = this.#hosts.set(h.id, h);
     this.#hostId = h.id;
@@ -180,6 +204,31 @@ export class Draft {
     const a = this.getApp(id);
     if (!a) return;
     const n = patchApp(a, patch);
+    this.#apps = this.#apps.set(id, n);
+    this.#app = n;
+    this.#appChanged(id);
+  }
+  /** `app(id, { status, unavailableSeq })` without the patch: what a status report changes. */
+  appStatus(id: string, status: AppState['status'], unavailableSeq: number | null): void {
+    const a = this.getApp(id);
+    if (!a) return;
+    const n: AppState = {
+      id: a.id,
+      host: a.host,
+      pair: a.pair,
+      pairIndex: a.pairIndex,
+      status,
+      role: a.role,
+      pid: a.pid,
+      incarnation: a.incarnation,
+      startedAt: a.startedAt,
+      restarts: a.restarts,
+      attempt: a.attempt,
+      gaveUp: a.gaveUp,
+      pendingStart: a.pendingStart,
+      unavailableSeq,
+      fenced: a.fenced,
+    };
     this.#apps = this.#apps.set(id, n);
     this.#app = n;
     this.#appChanged(id);
@@ -213,7 +262,7 @@ export class Draft {
    * A new configuration: the collections are replaced (applications listed in their order), the
    * indexes rebuilt; every pair is to be reconciled by the caller.
    */
-  replaceAll(hosts: PMap<HostState>, apps: PMap<AppState>, appOrder: readonly string[], pairs: PMap<PairState>): void {
+  replaceAll(hosts: PMap<HostState>, apps: PMap<AppState>, appOrder: readonly string[], pairs: PFixedMap<PairState>): void {
     this.#hosts = hosts;
     this.#apps = apps;
     this.#pairs = pairs;
@@ -260,7 +309,7 @@ export class Draft {
     const ids = new Set<string>();
     for (const id of this.#index.unsettled.keys()) if (this.#touchedAs(id) !== false) ids.add(id);
     if (this.#touchedId !== null && this.#touchedChanged) ids.add(this.#touchedId);
-    for (const [id, changed] of this.#touchedMore ?? []) if (changed) ids.add(id);
+    if (this.#touchedMore !== null) for (const [id, changed] of this.#touchedMore) if (changed) ids.add(id);
     return [...ids].sort();
   }
   /** The pair was just reconciled: until one of its inputs changes, reconciling it does nothing. */
@@ -274,7 +323,10 @@ export class Draft {
     let index = this.#index;
     let unsettled = index.unsettled;
     if (this.#touchedId !== null) unsettled = this.#touchedChanged ? unsettled.set(this.#touchedId, true) : unsettled.delete(this.#touchedId);
-    for (const [id, changed] of this.#touchedMore ?? []) unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    // (no iterator: most inputs touch one pair, and a configuration touches them all)
+    this.#touchedMore?.forEach((changed, id) => {
+      unsettled = changed ? unsettled.set(id, true) : unsettled.delete(id);
+    });
     if (unsettled !== index.unsettled) index = withIndex(index, { unsettled });
     return {
       epoch: s.epoch,
@@ -305,9 +357,8 @@ export class Draft {
     return pair === this.#touchedId ? this.#touchedChanged : this.#touchedMore?.get(pair);
   }
   #forget(): void {
-    this.#hostId = this.#appId = this.#pairId = this.#pairOfAppId = null;
+    this.#hostId = this.#appId = this.#pairId = null;
     this.#host = this.#app = this.#pair = undefined;
-    this.#pairOfApp = undefined;
   }
   #unindexTimer(t: PendingTimer): void {
     const owner = timerOwner(t.purpose);

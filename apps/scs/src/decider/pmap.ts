@@ -9,6 +9,25 @@
 // Pure: nothing is shared between lineages, and what a version answers never depends on which
 // versions were read before it. Iteration is by key, in code-unit order, whatever the history.
 
+/**
+ * Calls `f` for each entry, in order. Arrays and Maps (a configuration's 100,000 entries) are read
+ * without the iterator protocol: before the caller's loop is optimized, every step of it, and every
+ * `[k, v]` destructured, would make objects.
+ */
+const eachEntry = <V>(entries: Iterable<readonly [string, V]>, f: (k: string, v: V) => void): void => {
+  if (Array.isArray(entries)) {
+    const a = entries as readonly (readonly [string, V])[];
+    for (let i = 0; i < a.length; i++) {
+      const e = a[i] as readonly [string, V];
+      f(e[0], e[1]);
+    }
+  } else if (entries instanceof Map) {
+    (entries as ReadonlyMap<string, V>).forEach((v, k) => f(k, v));
+  } else {
+    for (const e of entries) f(e[0], e[1]);
+  }
+};
+
 /** What a diff holds for a key that the version does not have (a value may be `undefined`). */
 const ABSENT: unique symbol = Symbol('absent');
 
@@ -44,7 +63,7 @@ export class PMap<V> implements Iterable<[string, V]> {
   /** A map of these entries; of two equal keys the later one wins. */
   static from<V>(entries: Iterable<readonly [string, V]>): PMap<V> {
     const map = new Map<string, unknown>();
-    for (const [k, v] of entries) map.set(k, v);
+    eachEntry(entries, (k, v) => map.set(k, v));
     return new PMap<V>({ map, sorted: null }, map.size);
   }
 
@@ -139,6 +158,139 @@ export class PMap<V> implements Iterable<[string, V]> {
       root.#value = had ? old : ABSENT;
       v.#next = null;
       v.#key = '';
+      v.#value = undefined;
+    }
+  }
+}
+
+/** The entries of one lineage of a `PFixedMap`: keys numbered once, values as its root version has them. */
+type FixedStore = {
+  readonly index: ReadonlyMap<string, number>;
+  readonly keys: readonly string[];
+  readonly vals: unknown[];
+  sorted: readonly string[] | null;
+};
+
+/**
+ * A persistent map whose keys are fixed when it is made (a configuration's pairs), numbered in the
+ * order they were given: `at(i)` reads an entry by its number, without hashing its key. It
+ * re-roots as `PMap` does, with the same interface and the same iteration order (by key). Adding
+ * or removing a key makes a new lineage (a copy): the decider never does.
+ */
+export class PFixedMap<V> implements Iterable<[string, V]> {
+  readonly #store: FixedStore;
+  #next: PFixedMap<V> | null = null;
+  #slot = 0;
+  #value: unknown = undefined;
+
+  private constructor(store: FixedStore) {
+    this.#store = store;
+  }
+
+  static empty<V>(): PFixedMap<V> {
+    return PFixedMap.from<V>([]);
+  }
+  /** A map of these entries, numbered in order of first appearance; of two equal keys the later value wins. */
+  static from<V>(entries: Iterable<readonly [string, V]>): PFixedMap<V> {
+    const index = new Map<string, number>();
+    const keys: string[] = [];
+    const vals: unknown[] = [];
+    eachEntry(entries, (k, v) => {
+      const i = index.get(k);
+      if (i !== undefined) {
+        vals[i] = v;
+        return;
+      }
+      index.set(k, keys.length);
+      keys.push(k);
+      vals.push(v);
+    });
+    return new PFixedMap<V>({ index, keys, vals, sorted: null });
+  }
+
+  get size(): number {
+    return this.#store.keys.length;
+  }
+  /** The number of `key` in this map's lineage. */
+  indexOf(key: string): number | undefined {
+    return this.#store.index.get(key);
+  }
+  /** The entry numbered `i`. */
+  at(i: number): V | undefined {
+    if (this.#next !== null) this.#reroot();
+    return this.#store.vals[i] as V | undefined;
+  }
+  get(key: string): V | undefined {
+    const i = this.#store.index.get(key);
+    return i === undefined ? undefined : this.at(i);
+  }
+  has(key: string): boolean {
+    return this.#store.index.has(key);
+  }
+  set(key: string, value: V): PFixedMap<V> {
+    const i = this.#store.index.get(key);
+    if (i === undefined) return PFixedMap.from<V>([...this.entries(), [key, value]]);
+    if (this.#next !== null) this.#reroot();
+    const vals = this.#store.vals;
+    const old = vals[i];
+    if (old === value) return this;
+    vals[i] = value;
+    const next = new PFixedMap<V>(this.#store);
+    this.#next = next;
+    this.#slot = i;
+    this.#value = old;
+    return next;
+  }
+  delete(key: string): PFixedMap<V> {
+    if (!this.#store.index.has(key)) return this;
+    return PFixedMap.from<V>([...this.entries()].filter(([k]) => k !== key));
+  }
+
+  *entries(): IterableIterator<[string, V]> {
+    const keys = this.#sortedKeys();
+    const { index, vals } = this.#store;
+    const out = keys.map((k): [string, V] => [k, vals[index.get(k) as number] as V]);
+    yield* out;
+  }
+  *keys(): IterableIterator<string> {
+    yield* this.#sortedKeys();
+  }
+  *values(): IterableIterator<V> {
+    const { index, vals } = this.#store;
+    const out = this.#sortedKeys().map((k) => vals[index.get(k) as number] as V);
+    yield* out;
+  }
+  [Symbol.iterator](): IterableIterator<[string, V]> {
+    return this.entries();
+  }
+  /** JSON as an object, keys sorted. */
+  toJSON(): Record<string, V> {
+    const o: Record<string, V> = {};
+    for (const [k, v] of this.entries()) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return o;
+  }
+
+  #sortedKeys(): readonly string[] {
+    if (this.#next !== null) this.#reroot();
+    const s = this.#store;
+    return (s.sorted ??= [...s.keys].sort());
+  }
+
+  /** As `PMap`'s: the diffs from this version to the root are applied and inverted, nearest the root first. */
+  #reroot(): void {
+    const path: PFixedMap<V>[] = [this];
+    for (let v = this.#next; v !== null && v.#next !== null; v = v.#next) path.push(v);
+    const vals = this.#store.vals;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const v = path[i] as PFixedMap<V>;
+      const root = v.#next as PFixedMap<V>;
+      const slot = v.#slot;
+      root.#next = v;
+      root.#slot = slot;
+      root.#value = vals[slot];
+      vals[slot] = v.#value;
+      v.#next = null;
+      v.#slot = 0;
       v.#value = undefined;
     }
   }

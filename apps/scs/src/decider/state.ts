@@ -1,5 +1,5 @@
 import type { AppStatus, ClusterConfig, Role, SwitchoverReason } from '@ha/events';
-import { PMap } from './pmap.js';
+import { PFixedMap, PMap } from './pmap.js';
 
 /**
  * The collections of the state are persistent maps keyed by id (`PMap`): read them with `get(id)`,
@@ -8,7 +8,7 @@ import { PMap } from './pmap.js';
  * costs O(1) whatever the size of the cluster, and reading an old state again costs its distance
  * from the newest (decisions 0006, 0007). They iterate by id (code-unit order).
  */
-export { PMap };
+export { PFixedMap, PMap };
 export const emptyMap = <V>(): PMap<V> => PMap.empty<V>();
 
 /** Bumped whenever decisions change for the same log; recorded in every claim. */
@@ -33,6 +33,10 @@ export type HostState = Readonly<{
 export type AppState = Readonly<{
   id: string;
   host: string;
+  /** The pair it belongs to in the configuration (`pairOfApp`), kept here so one look-up finds both. */
+  pair: string | null;
+  /** That pair's number in `pairs` (`pairs.at(i)`): reached without a look-up by id. */
+  pairIndex: number | null;
   status: AppStatus;
   role: Role;
   pid: number | null;
@@ -121,7 +125,8 @@ export type State = Readonly<{
   configSeq: number;
   hosts: PMap<HostState>;
   apps: PMap<AppState>;
-  pairs: PMap<PairState>;
+  /** Its keys are the configuration's pairs, numbered in its order (`AppState.pairIndex`). */
+  pairs: PFixedMap<PairState>;
   timers: PMap<PendingTimer>;
   /**
    * Index from the configuration: the pair each application belongs to. Made anew with each
@@ -193,7 +198,7 @@ export const initialState = (): State => ({
   configSeq: 0,
   hosts: emptyMap(),
   apps: emptyMap(),
-  pairs: emptyMap(),
+  pairs: PFixedMap.empty(),
   timers: emptyMap(),
   pairOfApp: new Map(),
   index: emptyIndex(),
@@ -203,9 +208,11 @@ export const initialState = (): State => ({
 
 export const newHost = (id: string): HostState => ({ id, lca: 'unknown', draining: false, incarnation: null, lastN: 0, resumedN: 0, lostAt: null });
 
-export const newApp = (id: string, host: string): AppState => ({
+export const newApp = (id: string, host: string, pair: string | null, pairIndex: number | null): AppState => ({
   id,
   host,
+  pair,
+  pairIndex,
   status: 'stopped',
   role: 'none',
   pid: null,
