@@ -1,7 +1,7 @@
 // Old decider against the new one on the fuzz test's random raw inputs (decide.fuzz.unit.spec.ts), the
 // generator driven by the new state: effects and the whole state (as plain data, less the entries'
 // new pair/pairIndex, which are checked against pairOfApp and pairs instead) after every input, and
-// old states read again and decided from. OLDROOT is a built copy of an older commit (decision 0010).
+// old states read again and decided from. OLDROOT is a built copy of an older commit (decision 0012).
 // node bench/differential/fuzz.mjs OLDROOT NEWROOT [SEEDS] [STEPS]
 import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';

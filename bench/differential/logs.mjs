@@ -1,6 +1,6 @@
 // Old decider against the new one on the projection bench's generated log and on the decider
 // bench's log: effects after every input, the whole state every K inputs and at the end, and a few
-// old states decided from again (decision 0010). Build first (npm run build).
+// old states decided from again (decision 0012). Build first (npm run build).
 // node bench/differential/logs.mjs OLDROOT NEWROOT HOSTS EVENTS K
 import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
