@@ -361,7 +361,7 @@ const main = async () => {
   if (man) out(row('manual switchover request -> announcement', man.total));
   if (take) out(row(`SIGKILL active SCS -> new claim (leaseMs ${FAST_TIMING.leaseMs})`, take.claim));
   if (take) out(row('SIGKILL active SCS -> a switchover after it', take.firstSwitchover));
-  for (const d of decider ?? []) out(`decider (pure, ${d.hosts} hosts, ${d.apps} apps in state): ${d.inputsPerSecond} inputs/s (target at 10,000 hosts >= 500,000)`);
+  for (const d of decider ?? []) out(`decider (pure, ${d.hosts} hosts, ${d.apps} apps in state): ${d.inputsPerSecond} inputs/s after a warm-up of ${d.inputs} (target at 10,000 hosts >= 500,000); warm-up window ${d.coldInputsPerSecond}/s`);
   if (projection) {
     const p = projection;
     out(`projection (${p.hosts} hosts, ${p.apps} apps, ${p.events} inputs, ${(p.logBytes / 1e6).toFixed(0)} MB): plain read ${p.plain.eventsPerSecond} events/s, pipelined replay ${p.pipelined.eventsPerSecond} events/s, ratio ${p.pipelinedRatio} (target >= 0.8); single-thread replay ${p.replay.eventsPerSecond} events/s, ratio ${p.ratio}`);
