@@ -17,6 +17,7 @@ import {
 import { DECIDER_VERSION, initialState, transition, type HostState, type State } from '../decider/index.js';
 import { Detector } from '../detector/detector.js';
 import { Executor } from './executor.js';
+import { configDigest, FileConfig } from './fileConfig.js';
 import type { Lease } from './lease.js';
 import { statusDoc } from './status.js';
 import { ShadowCheck, type ShadowDiff } from './shadow.js';
@@ -78,13 +79,10 @@ export class ControlServer {
   readonly #shadow = new ShadowCheck();
   /** The epoch in which we last offered our file's configuration (it does not change while we run). */
   #configOfferedIn = 0;
-  /**
-   * The configuration of our file, if any, and its text. Once the log's configuration is the same,
-   * the file's object is dropped for the log's: with 100,000 applications each copy is about 50 MB
-   * of objects, and the text (20 MB) is then dropped too.
-   */
-  #fileConfig: ClusterConfig | null;
-  #fileText: string | null;
+  /** Our file's configuration, if any: its digest and compressed text, not its objects (decision 0010). */
+  readonly #file: FileConfig | null;
+  /** Digest of the configuration in force, once it was applied while we have a file to compare. */
+  #inForceDigest: string | null = null;
   /** Sequence of the last message on the claim subject, valid or not: what the claim fence expects. */
   #lastClaimSubjectSeq = 0;
   /** While claiming: the last claim-subject sequence before ours. */
@@ -96,16 +94,15 @@ export class ControlServer {
   #hostList: { of: WeakRef<State['hosts']>; at: number; list: readonly HostState[] } | null = null;
 
   constructor(o: ServerOptions) {
-    this.#o = { ...o, config: null }; // held in #fileConfig only, so that it can be let go
-    this.#fileConfig = o.config;
-    this.#fileText = o.config ? JSON.stringify(o.config) : null;
+    this.#o = { ...o, config: null }; // the parsed file is not kept
+    this.#file = o.config ? FileConfig.of(o.config) : null;
     this.#log = o.log;
     const t = this.timing;
     this.#detector = new Detector(t.hostTimeoutMs, Math.max(10, Math.min(50, Math.floor(t.hostTimeoutMs / 20))));
   }
 
   get timing() {
-    return this.state.config?.timing ?? this.#fileConfig?.timing ?? DEFAULT_TIMING;
+    return this.state.config?.timing ?? this.#file?.timing ?? DEFAULT_TIMING;
   }
   get margin(): number {
     return Math.max(50, Math.floor(this.timing.leaseMs / 10));
@@ -213,7 +210,8 @@ export class ControlServer {
     this.state = state;
     if (state.config && state.config !== before.config) {
       this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
-      this.#sameAsFile(state.config);
+      // The state keeps only a policy of it: the whole configuration is compared here, once.
+      if (this.#file && rec.input.type === 'ConfigApplied') this.#inForceDigest = configDigest(rec.input.config);
     }
     if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
     if (this.role === 'active' && rec.seq >= this.epoch) await this.#executor.run(rec, effects);
@@ -281,7 +279,7 @@ export class ControlServer {
 
   #ensureLease(): Lease | null {
     if (this.#lease) return this.#lease;
-    const cluster = this.state.config?.cluster ?? this.#fileConfig?.cluster;
+    const cluster = this.state.config?.cluster ?? this.#file?.cluster;
     if (!cluster) return null;
     this.#lease = this.#o.lease(cluster);
     return this.#lease;
@@ -364,34 +362,19 @@ export class ControlServer {
     void this.#lease?.release().catch(() => undefined);
   }
 
-  /** True when `config` is our file's; the first time, the file's copy gives way to it. */
-  #sameAsFile(config: ClusterConfig | null): boolean {
-    if (config === null || this.#fileConfig === null) return false;
-    if (config === this.#fileConfig) return true;
-    const text = this.#fileText ?? JSON.stringify(this.#fileConfig);
-    if (JSON.stringify(config) !== text) {
-      this.#fileText = text;
-      return false;
-    }
-    this.#fileConfig = config;
-    this.#fileText = null;
-    return true;
-  }
-
   /** The active SCS appends its file's configuration when it differs from the log's. */
   async #offerConfig(): Promise<void> {
-    const cfg = this.#fileConfig;
+    const cfg = this.#file;
     if (!cfg || !this.canAct()) return;
-    if (this.#sameAsFile(this.state.config)) return;
+    if (this.#inForceDigest === cfg.digest) return;
     if (this.#configOfferedIn === this.epoch) return;
     this.#configOfferedIn = this.epoch;
-    const input = { type: 'ConfigApplied', v: 1, epoch: this.epoch, scs: this.#o.id, config: cfg } as const;
-    const data = codec.encode(input);
+    const data = cfg.message(this.epoch, this.#o.id);
     // The whole configuration travels in one message (about 200 bytes per application): it must fit
     // the server's max_payload (1 MB by default, about 5,000 applications).
     const max = this.#o.nc.info?.max_payload;
     if (max !== undefined && data.length > max) {
-      this.#log.error({ bytes: data.length, maxPayload: max, applications: cfg.applications.length }, 'configuration not appended: it is larger than the NATS server\'s max_payload; raise max_payload in nats-server.conf');
+      this.#log.error({ bytes: data.length, maxPayload: max, applications: cfg.applications }, 'configuration not appended: it is larger than the NATS server\'s max_payload; raise max_payload in nats-server.conf');
       return;
     }
     try {
