@@ -404,7 +404,7 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
       const same = old && old.primary === pc.primary && old.backup === pc.backup;
       const p: PairState = same
         ? { ...old, type: pc.type, autoSwitchover: pc.autoSwitchover }
-        : { ...pc, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
+        : { id: pc.id, primary: pc.primary, backup: pc.backup, type: pc.type, autoSwitchover: pc.autoSwitchover, current: null, currentSince: null, switching: null, failure: null, lastSwitchover: null, lastRefusal: null, paused: false, unresolved: null };
       return [pc.id, p] as const;
     }),
   );
