@@ -38,10 +38,12 @@ runMain('scs', async () => {
   const redisUrl = str(args.flags['redis']) ?? DEFAULT_REDIS_URL;
   let stopping = false;
   const nc = await connectForever(natsUrl, `scs:${id}`, log, () => stopping);
+  const feedNc = await connectForever(natsUrl, `scs:${id}:heartbeats`, log, () => stopping);
   const timeoutMs = config?.timing.scsTimeoutMs ?? 1000;
   const server = new ControlServer({
     id,
     nc,
+    feedNc,
     config,
     http,
     log,
@@ -54,7 +56,7 @@ runMain('scs', async () => {
     stopping = true;
     log.info({ sig }, 'stopping');
     await server.stop();
-    await nc.drain().catch(() => undefined);
+    await Promise.all([nc.drain().catch(() => undefined), feedNc.drain().catch(() => undefined)]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

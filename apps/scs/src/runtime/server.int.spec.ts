@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { createLogger, ensureStreams } from '@ha/bus';
-import { codec, EVENTS_STREAM, subjects, validateConfig, type ClusterConfig } from '@ha/events';
+import { codec, EVENTS_STREAM, subjects, validateConfig, type ClusterConfig, type StatusDoc } from '@ha/events';
 import { NatsServer, RedisServer, until } from '@ha/test';
 import { RedisLease } from './lease.js';
 import { ControlServer } from './server.js';
@@ -77,6 +77,28 @@ describe('the SCS offers its file\'s configuration to the log', () => {
     const last = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.config });
     const o = offered[2]!;
     expect(Buffer.from(last!.data).equals(Buffer.from(codec.encode({ type: 'ConfigApplied', v: 1, epoch: o.epoch, scs: o.scs, config: config(7001) })))).toBe(true);
+  });
+
+  it('reads the heartbeat feed on a connection of its own, when given one', async () => {
+    const conn = await connect({ servers: nats.url });
+    const feed = await connect({ servers: nats.url });
+    const s = new ControlServer({ id: 'scs-6', nc: conn, feedNc: feed, config: null, http: null, log, lease: () => new RedisLease(redis.url, 'unused', 'scs-6', 500, () => undefined) });
+    await s.start();
+    try {
+      await jetstream(nc).publish(subjects.heartbeat('h1'), codec.encode({ type: 'Heartbeat', v: 1, host: 'h1', lca: 1, n: 1, pid: 1, apps: [] }));
+      await until('the heartbeat seen', async () => {
+        const d = (await nc.request(subjects.status, undefined, { timeout: 1000 })).json<StatusDoc>();
+        return d.hosts.find((h) => h.id === 'h1')?.lastHeartbeatAt ? d : undefined;
+      }, 20_000);
+      const before = feed.stats().inMsgs;
+      expect(before).toBeGreaterThan(0);
+      await jetstream(nc).publish(subjects.heartbeat('h2'), codec.encode({ type: 'Heartbeat', v: 1, host: 'h2', lca: 1, n: 1, pid: 1, apps: [] }));
+      await until('the second heartbeat read on the feed connection', () => (feed.stats().inMsgs > before ? true : undefined), 20_000);
+    } finally {
+      await s.stop();
+      await conn.close();
+      await feed.close();
+    }
   });
 
   it('keeps of the configuration in force only what decisions and status read', async () => {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, type Logger, type NatsConnection } from '@ha/bus';
 import {
@@ -24,15 +25,24 @@ import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
 export type Role = 'standby' | 'claiming' | 'active';
 
+const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const memoryMiB = () => {
   const m = process.memoryUsage();
-  const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
 };
+/** Each V8 heap space's committed size and what it uses, MiB (where the heap's room is). */
+const heapSpacesMiB = () => Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: mib(s.space_size), used: mib(s.space_used_size) }]));
 
 export type ServerOptions = {
   id: string;
   nc: NatsConnection;
+  /**
+   * A connection of its own for the heartbeat feed (default `nc`). A message's data is a view of
+   * the socket read it came in (64 KB or more): on one connection, every event waiting in the
+   * projection's queue kept the heartbeats read with it alive, about 10 MB a second at 10,000
+   * hosts, and they outlived the young generation (decision 0010).
+   */
+  feedNc?: NatsConnection;
   /** Made once the cluster name is known (the key is `ha:<cluster>:scs:leader`). */
   lease: (cluster: string) => Lease;
   config: ClusterConfig | null;
@@ -61,6 +71,7 @@ export class ControlServer {
   readonly #o: ServerOptions;
   readonly #log: Logger;
   #js!: JetStreamClient;
+  #feedJs!: JetStreamClient;
   #jsm!: JetStreamManager;
   #executor!: Executor;
   #lease: Lease | null = null;
@@ -115,6 +126,7 @@ export class ControlServer {
     const { nc } = this.#o;
     this.#jsm = await ensureStreams(nc);
     this.#js = jetstream(nc);
+    this.#feedJs = this.#o.feedNc ? jetstream(this.#o.feedNc) : this.#js;
     const kv = await openPrimaries(nc);
     this.#executor = new Executor(this.#js, this.#jsm, kv, this.#o.id, this.canAct, this.#log);
 
@@ -136,7 +148,8 @@ export class ControlServer {
         if (r.ok && r.value.scs !== this.#o.id) this.#reportShadow(this.#shadow.recorded(r.value));
       },
     });
-    void this.#watchStatus();
+    void this.#watchStatus(nc);
+    if (this.#o.feedNc) void this.#watchStatus(this.#o.feedNc);
     await this.#startHttp();
     void this.#consumeEvents();
     void this.#consumeHeartbeats();
@@ -393,7 +406,7 @@ export class ControlServer {
   async #consumeHeartbeats(): Promise<void> {
     while (!this.#stopped) {
       try {
-        const c = await this.#js.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
+        const c = await this.#feedJs.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
         this.#heartbeats = await c.consume(FEED_PULL);
         const slicer = new TimeSlicer();
         for await (const m of this.#heartbeats) {
@@ -535,8 +548,8 @@ export class ControlServer {
     return statusDoc(this.state, this.#detector.last, this.#o.id, acting);
   }
 
-  async #watchStatus(): Promise<void> {
-    for await (const s of this.#o.nc.status()) {
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
       if (s.type === 'reconnect' && this.role === 'active') this.#detector.reset(monoMs());
     }
   }
@@ -548,7 +561,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? this.#status()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, memoryMiB: memoryMiB() }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
