@@ -198,8 +198,10 @@ export class ControlServer {
         if (m.info.pending === 0) this.#caughtUp();
         continue;
       }
+      // The digest first: the renewal before a heavy input is what its transition may use.
+      const digest = this.#file && parsed.value.type === 'ConfigApplied' ? configDigest(parsed.value.config) : null;
       if (this.#heavy(parsed.value)) await this.#renewNow();
-      await this.#apply({ seq: m.seq, at, input: parsed.value });
+      await this.#apply({ seq: m.seq, at, input: parsed.value }, digest);
       if (m.info.pending === 0) this.#caughtUp();
     }
   }
@@ -217,14 +219,15 @@ export class ControlServer {
     for (const w of ready) w.resolve();
   }
 
-  async #apply(rec: Recorded<Input>): Promise<void> {
+  /** `digest`: of the input's configuration, if it is one and we have a file to compare it with. */
+  async #apply(rec: Recorded<Input>, digest: string | null = null): Promise<void> {
     const before = this.state;
     const { state, effects } = transition(before, rec);
     this.state = state;
     if (state.config && state.config !== before.config) {
       this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
-      // The state keeps only a policy of it: the whole configuration is compared here, once.
-      if (this.#file && rec.input.type === 'ConfigApplied') this.#inForceDigest = configDigest(rec.input.config);
+      // The state keeps only a policy of it: the whole configuration is compared by its digest.
+      if (this.#file && rec.input.type === 'ConfigApplied') this.#inForceDigest = digest ?? configDigest(rec.input.config);
     }
     if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
     if (this.role === 'active' && rec.seq >= this.epoch) await this.#executor.run(rec, effects);
