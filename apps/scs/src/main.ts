@@ -3,6 +3,7 @@ import { connectForever, createLogger, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, load
 import type { ClusterConfig } from '@ha/events';
 import { RedisLease } from './runtime/lease.js';
 import { ControlServer } from './runtime/server.js';
+import { applyV8Flags } from './v8flags.js';
 
 const FLAGS: FlagSpec = {
   id: { value: true, help: 'this control server\'s id', env: 'HA_SCS_ID' },
@@ -15,6 +16,8 @@ const FLAGS: FlagSpec = {
 const ABOUT = `Runs one solution control server (SCS). Every instance projects the event log into the
 state view and runs the decider; the one holding the Redis lease with the latest claim in the log
 is active: it carries out decisions and watches heartbeats. With Redis down no SCS acts after leaseMs.`;
+
+applyV8Flags();
 
 runMain('scs', async () => {
   const args = parseArgs(process.argv.slice(2), FLAGS);
@@ -38,10 +41,12 @@ runMain('scs', async () => {
   const redisUrl = str(args.flags['redis']) ?? DEFAULT_REDIS_URL;
   let stopping = false;
   const nc = await connectForever(natsUrl, `scs:${id}`, log, () => stopping);
+  const feedNc = await connectForever(natsUrl, `scs:${id}:heartbeats`, log, () => stopping);
   const timeoutMs = config?.timing.scsTimeoutMs ?? 1000;
   const server = new ControlServer({
     id,
     nc,
+    feedNc,
     config,
     http,
     log,
@@ -54,7 +59,7 @@ runMain('scs', async () => {
     stopping = true;
     log.info({ sig }, 'stopping');
     await server.stop();
-    await nc.drain().catch(() => undefined);
+    await Promise.all([nc.drain().catch(() => undefined), feedNc.drain().catch(() => undefined)]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -109,6 +109,29 @@ export const pairsOf = (config: ClusterConfig): PairConfig[] =>
       : [],
   );
 
+/**
+ * What the SCS keeps of a configuration once it is applied: what its decisions and its status
+ * read (the cluster's name, timings, restart policy, hosts, each application's id and endpoint).
+ * The rest (commands, probes, environments, hooks) is the LCAs', and stays in the log: with 100,000
+ * applications it is tens of MB of objects that the SCS never reads (decision 0013).
+ */
+export type ConfigPolicy = Readonly<{
+  cluster: string;
+  timing: Readonly<Timing>;
+  restart: Readonly<ClusterConfig['restart']>;
+  hosts: readonly Readonly<{ id: string }>[];
+  /** In the configuration's order. */
+  applications: readonly Readonly<{ id: string; endpoint: string | null }>[];
+}>;
+
+export const policyOf = (c: ClusterConfig): ConfigPolicy => ({
+  cluster: c.cluster,
+  timing: { ...c.timing },
+  restart: { ...c.restart },
+  hosts: c.hosts.map((h) => ({ id: h.id })),
+  applications: c.applications.map((a) => ({ id: a.id, endpoint: a.endpoint ?? null })),
+});
+
 /** Slack kept between the self-fencing bound and `hostTimeoutMs` (DESIGN rule 9). */
 export const fenceMargin = (t: Timing): number => Math.ceil(t.heartbeatMs / 2);
 

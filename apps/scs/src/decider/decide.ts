@@ -1,5 +1,5 @@
-import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusChanged, ClusterConfig, CommandAction, CommandRefused, ConfigApplied, ExitCause, HostLost, HostReturned, Input, LcaDraining, LcaResumed, LcaStarted, LcaStopped, PauseRequested, Recorded, ResumeRequested, ScsClaimed, SwitchoverReason, SwitchoverRequested, TimerFired } from '@ha/events';
-import { pairsOf } from '@ha/events';
+import type { AppExited, AppRoleChanged, AppSelfFenced, AppStarted, AppStatusChanged, CommandAction, ConfigPolicy, CommandRefused, ConfigApplied, ExitCause, HostLost, HostReturned, Input, LcaDraining, LcaResumed, LcaStarted, LcaStopped, PauseRequested, Recorded, ResumeRequested, ScsClaimed, SwitchoverReason, SwitchoverRequested, TimerFired } from '@ha/events';
+import { pairsOf, policyOf } from '@ha/events';
 import { Draft, withPair } from './draft.js';
 import { isoTime } from './isoTime.js';
 import type { Effect } from './effects.js';
@@ -345,9 +345,9 @@ const extraPrimary = (c: Ctx, a: AppState): boolean => {
 };
 
 /** Endpoints by application, made once per configuration (a configuration is never changed). */
-const endpoints = new WeakMap<ClusterConfig, ReadonlyMap<string, string | null>>();
+const endpoints = new WeakMap<ConfigPolicy, ReadonlyMap<string, string | null>>();
 
-const endpointOf = (config: ClusterConfig | null, app: string): string | null => {
+const endpointOf = (config: ConfigPolicy | null, app: string): string | null => {
   if (!config) return null;
   let byApp = endpoints.get(config);
   if (!byApp) {
@@ -428,7 +428,7 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
     if (gone) c.d.clearTimer(t.id);
   }
   c.d.replaceAll(hosts, apps, cfg.applications.map((a) => a.id), pairs);
-  c.d.set({ config: cfg, configSeq: c.seq, pairOfApp });
+  c.d.set({ config: policyOf(cfg), configSeq: c.seq, pairOfApp });
   reconcileAll(c);
   return true;
 };

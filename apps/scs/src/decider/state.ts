@@ -1,4 +1,4 @@
-import type { AppStatus, ClusterConfig, Role, SwitchoverReason } from '@ha/events';
+import type { AppStatus, ConfigPolicy, Role, SwitchoverReason } from '@ha/events';
 import { PFixedMap, PMap } from './pmap.js';
 
 /**
@@ -121,7 +121,8 @@ export type State = Readonly<{
   epoch: number;
   active: string | null;
   deciderVersion: number;
-  config: ClusterConfig | null;
+  /** What decisions and status need of the configuration in force (not the whole of it). */
+  config: ConfigPolicy | null;
   configSeq: number;
   hosts: PMap<HostState>;
   apps: PMap<AppState>;

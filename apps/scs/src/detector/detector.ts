@@ -15,6 +15,8 @@ export type Observation =
   | { kind: 'lost'; host: string; evidence: LastHeartbeat | null; silenceMs: number }
   | { kind: 'returned'; host: string; evidence: LastHeartbeat };
 
+const copyOf = (l: LastHeartbeat): LastHeartbeat => ({ hb: { ...l.hb }, seq: l.seq, at: l.at, mono: l.mono });
+
 /** Returned hosts first (in host order), then lost ones, the longest silent first (a stable sort). */
 const byUrgency = (a: Observation, b: Observation): number => {
   if (a.kind === 'returned') return b.kind === 'returned' ? 0 : -1;
@@ -54,8 +56,18 @@ export class Detector {
   /** A heartbeat was stored (`at` = JetStream time) and seen at `mono`. */
   heartbeat(hb: HeartbeatCore, seq: number, at: number, mono: number): void {
     const prev = this.last.get(hb.host);
-    if (prev && prev.seq >= seq) return;
-    this.last.set(hb.host, { hb: { host: hb.host, lca: hb.lca, n: hb.n }, seq, at, mono });
+    if (!prev) {
+      this.last.set(hb.host, { hb: { host: hb.host, lca: hb.lca, n: hb.n }, seq, at, mono });
+      return;
+    }
+    if (prev.seq >= seq) return;
+    // In place: a new record a heartbeat lived a second, long enough to be promoted to the old
+    // generation (10,000 a second). Verdicts carry copies (`evidence`).
+    prev.hb.lca = hb.lca;
+    prev.hb.n = hb.n;
+    prev.seq = seq;
+    prev.at = at;
+    prev.mono = mono;
   }
 
   /**
@@ -146,7 +158,7 @@ export class Detector {
         // Returned: a heartbeat stored after the host was declared lost.
         if (last && last.hb.lca !== null && h.lostAt !== null && last.at > h.lostAt && this.#returned.get(h.id) !== h.lostAt) {
           this.#returned.set(h.id, h.lostAt);
-          out.push({ kind: 'returned', host: h.id, evidence: last });
+          out.push({ kind: 'returned', host: h.id, evidence: copyOf(last) });
         }
         continue;
       }
@@ -156,7 +168,7 @@ export class Detector {
       const basis = last?.seq ?? 0;
       if (this.#declared.get(h.id) === basis) continue; // said once; waiting for the log
       this.#declared.set(h.id, basis);
-      out.push({ kind: 'lost', host: h.id, evidence: last ?? null, silenceMs: Math.round(mono - (last?.mono ?? this.#graceFrom)) });
+      out.push({ kind: 'lost', host: h.id, evidence: last ? copyOf(last) : null, silenceMs: Math.round(mono - (last?.mono ?? this.#graceFrom)) });
     }
     return out.length < 2 ? out : out.sort(byUrgency);
   }

@@ -16,6 +16,22 @@ describe('detector', () => {
     expect(d.tick(1200, [up('a')])).toEqual([]);
   });
 
+  it('gives a verdict\'s evidence as it was: a heartbeat seen later does not change it', () => {
+    const d = new Detector(1000, 50);
+    d.reset(0);
+    d.heartbeat(hb('a', 3), 10, 5_000, 100);
+    d.heartbeat(hb('a', 2), 9, 4_000, 100); // an older one changes nothing
+    const [lost] = d.tick(1150, [up('a')]);
+    expect(lost).toEqual({ kind: 'lost', host: 'a', evidence: { hb: { host: 'a', lca: 7, n: 3 }, seq: 10, at: 5_000, mono: 100 }, silenceMs: 1050 });
+    d.heartbeat(hb('a', 4), 11, 6_000, 1_160);
+    expect(lost?.evidence).toEqual({ hb: { host: 'a', lca: 7, n: 3 }, seq: 10, at: 5_000, mono: 100 });
+    expect(d.last.get('a')).toEqual({ hb: { host: 'a', lca: 7, n: 4 }, seq: 11, at: 6_000, mono: 1_160 });
+    const returned = d.tick(1200, [{ id: 'a', lca: 'lost', lostAt: 5_500 }]);
+    expect(returned).toEqual([{ kind: 'returned', host: 'a', evidence: { hb: { host: 'a', lca: 7, n: 4 }, seq: 11, at: 6_000, mono: 1_160 } }]);
+    d.heartbeat(hb('a', 5), 12, 7_000, 1_300);
+    expect(returned[0]?.evidence?.seq).toBe(11);
+  });
+
   it('does not judge by a feed that is catching up (a large backlog), for at most half a timeout', () => {
     const d = new Detector(1000, 50);
     d.reset(0);

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, type Logger, type Msg, type NatsConnection } from '@ha/bus';
 import {
@@ -18,21 +19,31 @@ import { DECIDER_VERSION, initialState, transition, type HostState, type State }
 import { Detector } from '../detector/detector.js';
 import { ClaimWatch } from './claimWatch.js';
 import { Executor } from './executor.js';
+import { configDigest, FileConfig } from './fileConfig.js';
 import type { Lease } from './lease.js';
 import { statusDoc } from './status.js';
 import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
 export type Role = 'standby' | 'claiming' | 'active';
 
+const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const memoryMiB = () => {
   const m = process.memoryUsage();
-  const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
 };
+/** Each V8 heap space's committed size and what it uses, MiB (where the heap's room is). */
+const heapSpacesMiB = () => Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: mib(s.space_size), used: mib(s.space_used_size) }]));
 
 export type ServerOptions = {
   id: string;
   nc: NatsConnection;
+  /**
+   * A connection of its own for the heartbeat feed (default `nc`). A message's data is a view of
+   * the socket read it came in (64 KB or more): on one connection, every event waiting in the
+   * projection's queue kept the heartbeats read with it alive, about 10 MB a second at 10,000
+   * hosts, and they outlived the young generation (decision 0013).
+   */
+  feedNc?: NatsConnection;
   /** Made once the cluster name is known (the key is `ha:<cluster>:scs:leader`). */
   lease: (cluster: string) => Lease;
   config: ClusterConfig | null;
@@ -61,6 +72,7 @@ export class ControlServer {
   readonly #o: ServerOptions;
   readonly #log: Logger;
   #js!: JetStreamClient;
+  #feedJs!: JetStreamClient;
   #jsm!: JetStreamManager;
   #executor!: Executor;
   #lease: Lease | null = null;
@@ -80,13 +92,10 @@ export class ControlServer {
   readonly #claimWatch = new ClaimWatch();
   /** The epoch in which we last offered our file's configuration (it does not change while we run). */
   #configOfferedIn = 0;
-  /**
-   * The configuration of our file, if any, and its text. Once the log's configuration is the same,
-   * the file's object is dropped for the log's: with 100,000 applications each copy is about 50 MB
-   * of objects, and the text (20 MB) is then dropped too.
-   */
-  #fileConfig: ClusterConfig | null;
-  #fileText: string | null;
+  /** Our file's configuration, if any: its digest and compressed text, not its objects (decision 0013). */
+  readonly #file: FileConfig | null;
+  /** Digest of the configuration in force, once it was applied while we have a file to compare. */
+  #inForceDigest: string | null = null;
   /** Sequence of the last message on the claim subject, valid or not: what the claim fence expects. */
   #lastClaimSubjectSeq = 0;
   /** While claiming: the last claim-subject sequence before ours. */
@@ -100,16 +109,15 @@ export class ControlServer {
   #hostList: { of: WeakRef<State['hosts']>; at: number; list: readonly HostState[] } | null = null;
 
   constructor(o: ServerOptions) {
-    this.#o = { ...o, config: null }; // held in #fileConfig only, so that it can be let go
-    this.#fileConfig = o.config;
-    this.#fileText = o.config ? JSON.stringify(o.config) : null;
+    this.#o = { ...o, config: null }; // the parsed file is not kept
+    this.#file = o.config ? FileConfig.of(o.config) : null;
     this.#log = o.log;
     const t = this.timing;
     this.#detector = new Detector(t.hostTimeoutMs, Math.max(10, Math.min(50, Math.floor(t.hostTimeoutMs / 20))));
   }
 
   get timing() {
-    return this.state.config?.timing ?? this.#fileConfig?.timing ?? DEFAULT_TIMING;
+    return this.state.config?.timing ?? this.#file?.timing ?? DEFAULT_TIMING;
   }
   get margin(): number {
     return Math.max(50, Math.floor(this.timing.leaseMs / 10));
@@ -122,6 +130,7 @@ export class ControlServer {
     const { nc } = this.#o;
     this.#jsm = await ensureStreams(nc);
     this.#js = jetstream(nc);
+    this.#feedJs = this.#o.feedNc ? jetstream(this.#o.feedNc) : this.#js;
     const kv = await openPrimaries(nc);
     this.#executor = new Executor(this.#js, this.#jsm, kv, this.#o.id, this.canAct, this.#log);
 
@@ -143,7 +152,8 @@ export class ControlServer {
         if (r.ok && r.value.scs !== this.#o.id) this.#reportShadow(this.#shadow.recorded(r.value));
       },
     });
-    void this.#watchStatus();
+    void this.#watchStatus(nc);
+    if (this.#o.feedNc) void this.#watchStatus(this.#o.feedNc);
     await this.#startHttp();
     void this.#consumeEvents();
     void this.#consumeHeartbeats();
@@ -205,8 +215,10 @@ export class ControlServer {
         if (m.info.pending === 0) this.#caughtUp();
         continue;
       }
+      // The digest first: the renewal before a heavy input is what its transition may use.
+      const digest = this.#file && parsed.value.type === 'ConfigApplied' ? configDigest(parsed.value.config) : null;
       if (this.#heavy(parsed.value)) await this.#renewNow();
-      await this.#apply({ seq: m.seq, at, input: parsed.value });
+      await this.#apply({ seq: m.seq, at, input: parsed.value }, digest);
       if (m.info.pending === 0) this.#caughtUp();
     }
   }
@@ -226,13 +238,15 @@ export class ControlServer {
     for (const w of ready) w.resolve();
   }
 
-  async #apply(rec: Recorded<Input>): Promise<void> {
+  /** `digest`: of the input's configuration, if it is one and we have a file to compare it with. */
+  async #apply(rec: Recorded<Input>, digest: string | null = null): Promise<void> {
     const before = this.state;
     const { state, effects } = transition(before, rec);
     this.state = state;
     if (state.config && state.config !== before.config) {
       this.#detector.setTimeout(state.config.timing.hostTimeoutMs);
-      this.#sameAsFile(state.config);
+      // The state keeps only a policy of it: the whole configuration is compared by its digest.
+      if (this.#file && rec.input.type === 'ConfigApplied') this.#inForceDigest = digest ?? configDigest(rec.input.config);
     }
     if (rec.input.type === 'ScsClaimed') this.#onClaim(rec.seq, rec.input.scs);
     else if (rec.input.type === 'LcaResumed') this.#detector.resumed(rec.input.host, rec.input.lca, rec.input.n, rec.at, monoMs());
@@ -302,7 +316,7 @@ export class ControlServer {
 
   #ensureLease(): Lease | null {
     if (this.#lease) return this.#lease;
-    const cluster = this.state.config?.cluster ?? this.#fileConfig?.cluster;
+    const cluster = this.state.config?.cluster ?? this.#file?.cluster;
     if (!cluster) return null;
     this.#lease = this.#o.lease(cluster);
     return this.#lease;
@@ -391,34 +405,19 @@ export class ControlServer {
     void this.#lease?.release().catch(() => undefined);
   }
 
-  /** True when `config` is our file's; the first time, the file's copy gives way to it. */
-  #sameAsFile(config: ClusterConfig | null): boolean {
-    if (config === null || this.#fileConfig === null) return false;
-    if (config === this.#fileConfig) return true;
-    const text = this.#fileText ?? JSON.stringify(this.#fileConfig);
-    if (JSON.stringify(config) !== text) {
-      this.#fileText = text;
-      return false;
-    }
-    this.#fileConfig = config;
-    this.#fileText = null;
-    return true;
-  }
-
   /** The active SCS appends its file's configuration when it differs from the log's. */
   async #offerConfig(): Promise<void> {
-    const cfg = this.#fileConfig;
+    const cfg = this.#file;
     if (!cfg || !this.canAct()) return;
-    if (this.#sameAsFile(this.state.config)) return;
+    if (this.#inForceDigest === cfg.digest) return;
     if (this.#configOfferedIn === this.epoch) return;
     this.#configOfferedIn = this.epoch;
-    const input = { type: 'ConfigApplied', v: 1, epoch: this.epoch, scs: this.#o.id, config: cfg } as const;
-    const data = codec.encode(input);
+    const data = cfg.message(this.epoch, this.#o.id);
     // The whole configuration travels in one message (about 200 bytes per application): it must fit
     // the server's max_payload (1 MB by default, about 5,000 applications).
     const max = this.#o.nc.info?.max_payload;
     if (max !== undefined && data.length > max) {
-      this.#log.error({ bytes: data.length, maxPayload: max, applications: cfg.applications.length }, 'configuration not appended: it is larger than the NATS server\'s max_payload; raise max_payload in nats-server.conf');
+      this.#log.error({ bytes: data.length, maxPayload: max, applications: cfg.applications }, 'configuration not appended: it is larger than the NATS server\'s max_payload; raise max_payload in nats-server.conf');
       return;
     }
     try {
@@ -437,7 +436,7 @@ export class ControlServer {
   async #consumeHeartbeats(): Promise<void> {
     while (!this.#stopped) {
       try {
-        const c = await this.#js.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
+        const c = await this.#feedJs.consumers.get(HEARTBEATS_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
         this.#heartbeats = await c.consume(FEED_PULL);
         const slicer = new TimeSlicer();
         for await (const m of this.#heartbeats) {
@@ -609,8 +608,8 @@ export class ControlServer {
     return this.#status({ caughtUp, logLastSeq });
   }
 
-  async #watchStatus(): Promise<void> {
-    for await (const s of this.#o.nc.status()) {
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
       if (s.type === 'reconnect' && this.role === 'active') this.#detector.reset(monoMs());
     }
   }
@@ -622,7 +621,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? await this.#statusNow()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, memoryMiB: memoryMiB() }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
