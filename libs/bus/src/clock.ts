@@ -3,6 +3,15 @@ export const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n)
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** `p`'s outcome, or an error saying `what` once `ms` have passed; the timer is cleared either way. */
+export const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+};
+
 /**
  * For loops that drain a backlog with `for await`: messages already buffered come back as resolved
  * promises, so such a loop runs on in one macrotask and starves the timers (the lease renewal!) and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TimeSlicer } from './clock.js';
+import { TimeSlicer, within } from './clock.js';
 
 /** A backlog already buffered: every `next()` resolves at once, in microtasks only. */
 async function* backlog(n: number): AsyncGenerator<number> {
@@ -27,5 +27,13 @@ describe('TimeSlicer', () => {
     let fired = false;
     setTimeout(() => (fired = true), 0);
     expect((await drain(null, () => fired)).firedDuring).toBe(false);
+  });
+});
+
+describe('within', () => {
+  it('gives the outcome in time, else an error naming what was late', async () => {
+    await expect(within(Promise.resolve(7), 1000, 'x')).resolves.toBe(7);
+    await expect(within(Promise.reject(new Error('no')), 1000, 'x')).rejects.toThrow('no');
+    await expect(within(new Promise(() => undefined), 20, 'JetStream did not answer')).rejects.toThrow('JetStream did not answer');
   });
 });

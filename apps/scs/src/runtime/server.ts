@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, type Logger, type Msg, type NatsConnection } from '@ha/bus';
+import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, within, type Logger, type Msg, type NatsConnection } from '@ha/bus';
 import {
   codec,
   DecisionRecordSchema,
@@ -356,8 +356,9 @@ export class ControlServer {
       this.#stepDown('lease expired before it could be renewed');
       return;
     }
-    if (this.role === 'claiming' && this.#claimWatch.stalled(monoMs(), Math.max(t.leaseMs, 2 * FEED_PULL.expires))) {
-      this.#stepDown(`our claim was stored but the projection has not moved for ${Math.max(t.leaseMs, 2 * FEED_PULL.expires)} ms; giving the lease up`);
+    const stallMs = Math.max(t.leaseMs, 2 * FEED_PULL.expires);
+    if (this.role === 'claiming' && this.#claimWatch.stalled(monoMs(), stallMs)) {
+      this.#stepDown(`our claim was stored but the projection has not moved for ${stallMs} ms; giving the lease up`);
       return;
     }
     if (!(await this.#jetStreamAnswers())) return;
@@ -388,7 +389,7 @@ export class ControlServer {
     const t = this.timing;
     if (monoMs() - this.#executor.lastAckAt < t.scsTimeoutMs) return true;
     try {
-      await Promise.race([this.#jsm.getAccountInfo(), new Promise((_, rej) => setTimeout(() => rej(new Error('JetStream did not answer')), t.scsTimeoutMs))]);
+      await within(this.#jsm.getAccountInfo(), t.scsTimeoutMs, 'JetStream did not answer');
       return true;
     } catch (e) {
       this.#log.warn({ err: (e as Error).message }, 'JetStream unresponsive; not renewing the lease');
@@ -599,8 +600,7 @@ export class ControlServer {
     const t0 = monoMs();
     let logLastSeq: number | null = null;
     try {
-      const info = await Promise.race([this.#jsm.streams.info(EVENTS_STREAM), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), bound))]);
-      logLastSeq = info.state.last_seq;
+      logLastSeq = (await within(this.#jsm.streams.info(EVENTS_STREAM), bound, 'the log did not answer')).state.last_seq;
     } catch {
       // the log cannot be read now: the view is answered as it is, and says so
     }
