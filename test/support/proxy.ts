@@ -1,10 +1,18 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { freePort } from './ports.js';
 
-/** A TCP proxy the test controls: `cut()` drops every connection and refuses new ones until `restore()`. */
+/**
+ * A TCP proxy the test controls: `cut()` drops every connection and refuses new ones until
+ * `restore()`; `holdReplies()` keeps what the server sends until `releaseReplies()`; `onClientData`
+ * sees what clients send, as it passes (to act at an exact point of a client's traffic).
+ */
 export class TcpProxy {
   readonly #sockets = new Set<Socket>();
+  readonly #upstreams = new Map<Socket, Socket>();
   #cut = false;
+  #held = false;
+  /** Called with every chunk a client sends, before it is forwarded. */
+  onClientData: ((chunk: Buffer) => void) | undefined;
   #server: Server | undefined;
 
   private constructor(
@@ -31,10 +39,31 @@ export class TcpProxy {
       s.on('close', () => this.#sockets.delete(s));
       s.on('error', () => undefined);
     }
+    client.on('data', (chunk: Buffer) => this.onClientData?.(chunk));
     client.pipe(upstream);
-    upstream.pipe(client);
+    if (this.#held) upstream.pause();
+    else upstream.pipe(client);
+    this.#upstreams.set(upstream, client);
     client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('close', () => {
+      this.#upstreams.delete(upstream);
+      client.destroy();
+    });
+  }
+
+  /** From now on, what the server sends waits in the proxy (acks and replies stay in flight). */
+  holdReplies(): void {
+    this.#held = true;
+    for (const [upstream, client] of this.#upstreams) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
+  }
+
+  /** Forwards what was held, and everything after it. */
+  releaseReplies(): void {
+    this.#held = false;
+    for (const [upstream, client] of this.#upstreams) upstream.pipe(client);
   }
 
   get url(): string {

@@ -23,7 +23,8 @@ export type ResumeCause = 'paused' | 'reconnected' | 'unstored';
 /**
  * Publishes the host's heartbeat every `heartbeatMs` through JetStream and awaits the ack; a tick
  * that finds the previous heartbeat still in flight is skipped, never queued. A tick that comes
- * more than `hostTimeoutMs`/2 after the previous one (the process was frozen) first runs `onGap`.
+ * more than `hostTimeoutMs`/2 after the previous one (the process was frozen) starts `onGap` at once,
+ * even with a heartbeat in flight, and no heartbeat is sent before it is done.
  * So does a heartbeat stored more than `hostTimeoutMs`/2 after the previous stored one (JetStream
  * did not store them meanwhile, though the connection may never have dropped): the detector may
  * have declared the host lost, so no lease follows that heartbeat before the check is done.
@@ -80,23 +81,24 @@ export class HeartbeatLoop {
     const gap = this.#prevTick === null ? 0 : now - this.#prevTick;
     this.#prevTick = now;
     this.#schedule(this.#timing.heartbeatMs);
+    // Half the host timeout: the detector's silence also counts the time before our last tick. The
+    // check starts here, whether or not a heartbeat is in flight: a process stopped between a
+    // heartbeat's publish and the read of its ack wakes with its timers first, and that heartbeat
+    // still in flight (its ack unread, then timed out); skipping the gap with the tick left the check
+    // to the next stored heartbeat, as "unstored" (issue 10). The in-flight heartbeat grants no lease
+    // meanwhile: leases wait for the check (`mayLease`) and count from when it was sent.
+    if (gap > this.#timing.hostTimeoutMs / 2) {
+      this.log.warn({ gapMs: gap, heartbeatInFlight: this.#inFlight }, 'heartbeat timer was late: checking primaries first');
+      this.onGap(gap, 'paused').catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'check after a gap failed'));
+    }
     if (this.#inFlight) return;
     this.#inFlight = true;
-    void this.#beat(gap).finally(() => {
+    void this.#beat().finally(() => {
       this.#inFlight = false;
     });
   }
 
-  async #beat(gap: number): Promise<void> {
-    // Half the host timeout: the detector's silence also counts the time before our last tick.
-    if (gap > this.#timing.hostTimeoutMs / 2) {
-      this.log.warn({ gapMs: gap }, 'heartbeat timer was late: checking primaries first');
-      try {
-        await this.onGap(gap, 'paused');
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'check after a gap failed');
-      }
-    }
+  async #beat(): Promise<void> {
     const resuming = this.source.resuming();
     if (resuming) await resuming.catch(() => undefined);
     if (!this.source.connected()) {

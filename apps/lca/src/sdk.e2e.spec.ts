@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HEARTBEATS_STREAM, codec, type AppExited, type PrimaryEntry } from '@ha/events';
+import { HEARTBEATS_STREAM, codec, subjects, type AppExited, type PrimaryEntry } from '@ha/events';
 import { ensureStreams } from '@ha/bus';
-import { until } from '@ha/test';
+import { TcpProxy, until } from '@ha/test';
 import { Bed, type EventLog, type StoredEvent } from '../test/bed.js';
 import { SDK_TIMING, configureSdk, counter, counterApp, http, records, reaped, startSdkLca, type Counter, type Started } from '../test/sdk.js';
 
@@ -102,6 +102,45 @@ describe('SDK applications under faults', () => {
     expect(on.seq).toBeGreaterThan(resumed.seq);
     // the paused LCA did not judge its application hung on waking
     expect(log.of('AppExited')).toEqual([]);
+  });
+
+  it('paused while a heartbeat was in flight: on waking it still checks its primaries first, as paused (cause paused, not unstored)', async () => {
+    // The failure of issue 10: SIGSTOP landed between a heartbeat's publish and the read of its ack.
+    // On waking, the heartbeat timer fired first, found that heartbeat still in flight and skipped the
+    // tick, gap and all; the check came only later, for heartbeats "not stored" (cause unstored). Here
+    // the ack is held by a proxy, the LCA is stopped the moment its heartbeat passes, and the ack is
+    // released into its socket while it sleeps, so that the heartbeat is in flight when it wakes.
+    const proxy = await TcpProxy.start(bed.nats.port);
+    try {
+      const a1 = await counter(bed, 'a1', H);
+      const epoch = await configureSdk(bed, [counterApp(a1, { redundancy: { backup: 'b1' } }), { id: 'b1', host: 'host-b', command: ['sleep', '1000'] }]);
+      const t = await startSdkLca(bed, log, ['a1'], ['--nats', proxy.url]);
+      await log.waitFor('AppStatusChanged', (e) => e.app === 'a1' && e.status === 'started');
+      const promote = await bed.command(H, 'a1', 'promote', { epoch, lca: t.lca, incarnation: t.get('a1').seq });
+      await log.waitFor('AppRoleChanged', (e) => e.command === promote && e.role === 'primary');
+
+      let stoppedAt: bigint | undefined;
+      proxy.onClientData = (chunk) => {
+        if (stoppedAt !== undefined || !chunk.includes(`PUB ${subjects.heartbeat(H)} `)) return;
+        proxy.holdReplies();
+        t.proc.signal('SIGSTOP');
+        stoppedAt = process.hrtime.bigint();
+      };
+      const since = await until('the LCA stopped with a heartbeat in flight', () => stoppedAt, 5000, 5);
+      proxy.onClientData = undefined;
+      proxy.releaseReplies(); // the ack reaches the socket of a stopped LCA
+      await until('paused past hostTimeoutMs', () => process.hrtime.bigint() - since > BigInt(SDK_TIMING.hostTimeoutMs) * MS, 5000, 20);
+      t.proc.signal('SIGCONT');
+
+      const resumed = await log.waitFor('LcaResumed', () => true);
+      expect(resumed.event).toMatchObject({ cause: 'paused' });
+      expect(resumed.event.gapMs).toBeGreaterThan(SDK_TIMING.hostTimeoutMs / 2);
+      const on = await log.waitFor('AppSelfFenced', (e) => e.app === 'a1' && !e.fenced);
+      expect(on.seq).toBeGreaterThan(resumed.seq);
+      expect(log.of('AppExited')).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('heartbeats JetStream does not store for a while (the connection stays up): the primary fences, and no lease comes before a resume check', async () => {

@@ -51,9 +51,9 @@ export const configureSdk = async (bed: Bed, apps: Record<string, unknown>[], ho
 
 export type Started = { proc: Proc; lca: number; get: (app: string) => { seq: number; pid: number } };
 
-/** Starts the LCA of `log.host` and waits for its LcaStarted and the AppStarted of each of `apps`. */
-export const startSdkLca = async (bed: Bed, log: EventLog, apps: string[]): Promise<Started> => {
-  const proc = bed.spawnLca(log.host);
+/** Starts the LCA of `log.host` (`extra`: more flags) and waits for its LcaStarted and the AppStarted of each of `apps`. */
+export const startSdkLca = async (bed: Bed, log: EventLog, apps: string[], extra: string[] = []): Promise<Started> => {
+  const proc = bed.spawnLca(log.host, extra);
   const started = await log.waitFor('LcaStarted', (e) => e.pid === proc.pid);
   const inc: Record<string, { seq: number; pid: number }> = {};
   for (const app of apps) {
