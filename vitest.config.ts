@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Four kinds of tests, each runnable alone: `vitest run --project unit|int|e2e|chaos`.
 // Integration and e2e tests start real nats-server/redis-server processes and the real bins; they
 // run one file at a time so that short test timings are not disturbed by CPU contention.
+// Tells the harness when a test failed, so that it saves the broker's streams beside the logs.
+const SETUP = './test/support/vitest.setup.ts';
+
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +13,7 @@ export default defineConfig({
       {
         test: {
           name: 'int',
+          setupFiles: [SETUP],
           include: ['**/*.int.spec.ts'],
           exclude: ['**/node_modules/**', '**/dist/**'],
           fileParallelism: false,
@@ -23,6 +27,7 @@ export default defineConfig({
         // runs a longer one.
         test: {
           name: 'chaos',
+          setupFiles: [SETUP],
           include: ['**/*.chaos.spec.ts'],
           exclude: ['**/node_modules/**', '**/dist/**'],
           fileParallelism: false,
@@ -33,6 +38,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          setupFiles: [SETUP],
           include: ['**/*.e2e.spec.ts'],
           exclude: ['**/node_modules/**', '**/dist/**'],
           fileParallelism: false,

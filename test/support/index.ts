@@ -7,3 +7,4 @@ export * from './demoSpec.js';
 export * from './golden.js';
 export * from './proxy.js';
 export * from './chaos.js';
+export * from './evidence.js';

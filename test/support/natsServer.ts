@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { freePort, until } from './ports.js';
 import { spawnLogged, type Proc } from './processes.js';
+import { evidenceWanted, failuresSoFar, saveEvidence } from './evidence.js';
 
 export type NatsServerOptions = {
   /**
@@ -19,6 +20,8 @@ export type NatsServerOptions = {
 /** A throw-away `nats-server -js` on a free loopback port with its own store; restartable on the same port. */
 export class NatsServer {
   #proc: Proc | undefined;
+  /** Tests failed before this server started: a later failure has its streams saved at `stop`. */
+  readonly #failuresAtStart = failuresSoFar();
   private constructor(
     readonly port: number,
     readonly storeDir: string,
@@ -76,7 +79,14 @@ export class NatsServer {
     }, 15_000, 50);
   }
 
+  /** The directory of this server's files (and of the test's process logs, for the harness's servers). */
+  get dir(): string {
+    return dirname(this.logFile);
+  }
+
+  /** Stops the server; if a test failed meanwhile, first saves its streams as evidence (evidence.ts). */
   async stop(): Promise<void> {
+    if (this.#proc?.running && evidenceWanted(this.#failuresAtStart)) await saveEvidence(this.url, this.dir);
     await this.#proc?.stop('SIGTERM');
   }
 }
