@@ -159,7 +159,9 @@ describe('probes for applications without the SDK', () => {
   for (const kind of ['tcp', 'http', 'exec'] as const) {
     it(`a failing ${kind} probe fails the primary (probe-failed) and switches over`, async () => {
       const probe = kind === 'exec'
-        ? { kind, intervalMs: 100, timeoutMs: 300, failures: 3, command: ['node', '-e', `require('http').get('http://127.0.0.1:'+process.env.PROBE_PORT,r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))`] }
+        // an attempt starts node: up to 1.5 s for it on a loaded machine (a probe that cannot pass
+        // keeps the application starting, and the pair without a primary)
+        ? { kind, intervalMs: 500, timeoutMs: 1500, failures: 3, command: ['node', '-e', `require('http').get('http://127.0.0.1:'+process.env.PROBE_PORT,r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))`] }
         : { kind, intervalMs: 100, timeoutMs: 300, failures: 3 };
       c = await Cluster.start({
         hosts: ['host-a', 'host-b'],

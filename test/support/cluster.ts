@@ -8,6 +8,7 @@ import { AnnouncementSchema, codec, EVENTS_STREAM, StatusDocSchema, subjects, ty
 import { NatsServer, type NatsServerOptions } from './natsServer.js';
 import { RedisServer } from './redisServer.js';
 import { spawnLogged, type Proc } from './processes.js';
+import { saveEvidence } from './evidence.js';
 import { createServer } from 'node:net';
 import { freePort, until } from './ports.js';
 
@@ -122,7 +123,9 @@ export class Cluster {
       for (const h of spec.hosts) c.startLca(h);
       if (opts.waitReady ?? true) await c.waitReady();
     } catch (e) {
-      await c.stop(); // a cluster that did not come up leaves nothing behind
+      // A cluster that did not come up leaves nothing running, and its evidence behind.
+      await saveEvidence(nats.url, dir);
+      await c.stop();
       throw new Error(`${(e as Error).message} (logs in ${dir})`);
     }
     return c;

@@ -21,6 +21,7 @@ export const until = async <T>(what: string, check: () => Promise<T | undefined 
     try {
       const v = await check();
       if (v !== undefined && v !== false) return v;
+      last = undefined; // an error says why only while the check keeps failing with it
     } catch (e) {
       last = e;
     }

@@ -96,7 +96,7 @@ export class Lca {
     this.#outbox = outbox;
     const supervisor = new Supervisor(dir, outbox, log);
     this.#supervisor = supervisor;
-    this.#probes = new ProbeManager(supervisor, log);
+    this.#probes = new ProbeManager(supervisor, outbox, log);
     const links = new AppLinks({
       supervisor,
       outbox,

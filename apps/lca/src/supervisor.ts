@@ -4,6 +4,7 @@ import type { Logger } from '@ha/bus';
 import type { AppSnapshot, ApplicationConfig, ExitCause, Role } from '@ha/events';
 import type { Outbox } from './outbox.js';
 import { removeFile, writePidfile, type StateDir } from './pidfiles.js';
+import { isProbed } from './probes.js';
 
 /** Grace between SIGTERM and SIGKILL when the LCA stops an application. */
 export const STOP_GRACE_MS = 2000;
@@ -145,7 +146,9 @@ export class Supervisor {
     const exited = new Promise<void>((r) => {
       onExit = r;
     });
-    const run: Run = { child, pid, incarnation: null, role: 'backup', stopping: false, exited };
+    // An SDK application says when it is started; a probed one is started at its first passed probe.
+    const status = cfg.probe.kind === 'sdk' || isProbed(cfg.probe) ? 'starting' : 'started';
+    const run: Run = { child, pid, incarnation: null, role: 'backup', stopping: false, exited, status };
     m.run = run;
     const pidfile = this.dir.appPidfile(app);
     try {
@@ -156,7 +159,7 @@ export class Supervisor {
     this.log.info({ app, pid, command: command ?? undefined }, 'application started');
     void this.outbox
       .publish(
-        () => ({ type: 'AppStarted', app, pid, role: 'backup', command, status: cfg.probe.kind === 'sdk' ? 'starting' : 'started' }),
+        () => ({ type: 'AppStarted', app, pid, role: 'backup', command, status }),
         (seq) => {
           run.incarnation = seq;
           m.lastIncarnation = seq;

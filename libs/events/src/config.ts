@@ -39,6 +39,12 @@ export const ProbeSchema = z
     timeoutMs: ms.default(1000),
     /** Consecutive failed probes that make the application failed (`probe-failed`). */
     failures: z.number().int().positive().default(3),
+    /**
+     * How long a new run of a probed application may take to pass its first probe: it is `starting`
+     * (neither promoted nor an available backup) until then, and its failures count only once this
+     * much time has passed without a success (Kubernetes' start-up probe, Pacemaker's start timeout).
+     */
+    startupMs: ms.default(30_000),
     address: z.string().optional(),
     url: z.string().optional(),
     command: z.array(z.string()).min(1).optional(),
