@@ -219,6 +219,39 @@ describe('lca on a real nats-server', () => {
     expect(log.of('AppStarted').filter((s) => s.event.app === 'a1')).toHaveLength(1);
   });
 
+  it('ignores a configuration whose epoch is not the one in force where it sits in the log (one line), and keeps its own', async () => {
+    const e1 = await configure(bed, [{ id: 'a1', host: H }]);
+    const { proc } = await startLca(bed, log, ['a1']);
+    const e2 = await bed.claim();
+    const pwned = join(bed.dir, `pwned-${process.pid}`);
+    const evil = [{ id: 'a1', host: H }, { id: 'pwn', host: H, command: ['sh', '-c', `touch ${pwned}; sleep 1000`] }];
+    const stale = await bed.applyConfig(e1, evil, [H]); // a claim (e2) came in between
+    const notAClaim = await bed.applyConfig(stale, evil, [H]); // names a message that is no claim
+    const future = await bed.applyConfig(notAClaim + 5, evil, [H]);
+    await bed.waitForLog(proc, new RegExp(`"seq":${stale}.*configuration of a stale or unknown epoch ignored`));
+    await bed.waitForLog(proc, new RegExp(`"seq":${notAClaim}.*configuration of a stale or unknown epoch ignored`));
+    await bed.waitForLog(proc, new RegExp(`"seq":${future}.*configuration of a stale or unknown epoch ignored`));
+    // a configuration of the epoch in force, appended after them, is applied: they were judged before it
+    await bed.applyConfig(e2, [{ id: 'a1', host: H }, { id: 'ok2', host: H }], [H]);
+    const ok2 = await log.waitFor('AppStarted', (e) => e.app === 'ok2');
+    bed.track([ok2.event.pid]);
+    expect(log.events.filter((s) => s.event.type === 'AppStarted' && s.event.app === 'pwn')).toEqual([]);
+    expect(existsSync(pwned)).toBe(false);
+    expect(readFileSync(proc.logFile, 'utf8').split('\n').filter((l) => /stale or unknown epoch ignored/.test(l))).toHaveLength(3);
+  });
+
+  it('at start, a stale last configuration is ignored and the latest one of its epoch is applied', async () => {
+    const e1 = await configure(bed, [{ id: 'a1', host: H }]);
+    await bed.claim();
+    const pwned = join(bed.dir, `pwned-start-${process.pid}`);
+    const stale = await bed.applyConfig(e1, [{ id: 'pwn', host: H, command: ['sh', '-c', `touch ${pwned}; sleep 1000`] }], [H]);
+    const { proc } = await startLca(bed, log, ['a1']);
+    await bed.waitForLog(proc, new RegExp(`"seq":${stale}.*configuration of a stale or unknown epoch ignored`));
+    await bed.waitForHeartbeat(H, (h) => h.apps.map((a) => `${a.app}:${a.status}`).join() === 'a1:started');
+    expect(log.events.filter((s) => s.event.type === 'AppStarted' && s.event.app === 'pwn')).toEqual([]);
+    expect(existsSync(pwned)).toBe(false);
+  });
+
   it('uses --config until the log holds a configuration', async () => {
     const file = join(bed.dir, 'cluster.json');
     writeFileSync(file, JSON.stringify(clusterConfig([{ id: 'f1', host: H }], [H])));
