@@ -14,6 +14,7 @@ import {
   type ClusterConfig,
   type Input,
   type Recorded,
+  type StatusDoc,
 } from '@ha/events';
 import { DECIDER_VERSION, initialState, transition, type HostState, type State } from '../decider/index.js';
 import { Detector } from '../detector/detector.js';
@@ -21,7 +22,7 @@ import { ClaimWatch } from './claimWatch.js';
 import { Executor } from './executor.js';
 import { configDigest, FileConfig } from './fileConfig.js';
 import type { Lease } from './lease.js';
-import { statusDoc } from './status.js';
+import { fitStatus, statusDoc } from './status.js';
 import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
 export type Role = 'standby' | 'claiming' | 'active';
@@ -579,15 +580,12 @@ export class ControlServer {
     return statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
   }
 
-  /** A document larger than the server's max_payload cannot be sent: the requester is told why. */
-  #respond(m: Msg, doc: unknown): void {
-    const data = codec.encode(doc);
+  /** A document larger than the server's max_payload cannot be sent whole: the part that matters first, with a note. */
+  #respond(m: Msg, doc: StatusDoc): void {
     const max = this.#o.nc.info?.max_payload;
-    if (max === undefined || data.length <= max) {
-      m.respond(data);
-      return;
-    }
-    m.respond(codec.encode({ error: `the status document is ${data.length} bytes, over the NATS server's max_payload (${max}); read it over HTTP (scs --http, GET /status)` }));
+    const fitted = max === undefined ? doc : fitStatus(doc, max);
+    if (fitted.truncated) this.#log.warn({ note: fitted.truncated.note }, 'status answered in part');
+    m.respond(codec.encode(fitted));
   }
 
   /**
