@@ -92,7 +92,7 @@ export class Lca {
     if (this.#stopping) return;
     const js: JetStreamClient = jetstream(nc);
 
-    const outbox = new Outbox(js, host, log, this.bootId);
+    const outbox = new Outbox(js, host, log, this.bootId, 2000, jsm);
     this.#outbox = outbox;
     const supervisor = new Supervisor(dir, outbox, log);
     this.#supervisor = supervisor;

@@ -252,6 +252,20 @@ describe('lca on a real nats-server', () => {
     expect(existsSync(pwned)).toBe(false);
   });
 
+  it('publishes an event whose id someone took first again under the next number, and says so', async () => {
+    await configure(bed, [{ id: 'a1', host: H }]);
+    const { proc, lca, inc } = await startLca(bed, log, ['a1']);
+    await bed.waitForHeartbeat(H, (h) => h.apps[0]?.status === 'started');
+    const last = Math.max(...(await log.poll()).filter((s) => s.event.lca === lca).map((s) => s.event.n));
+    // the next event's id is predictable: taken first, JetStream dropped the real event as a duplicate
+    const forged = { type: 'AppStatusChanged', v: 1, host: H, lca, n: last + 1, app: 'a1', incarnation: inc['a1']?.seq ?? 0, status: 'started', detail: 'forged' };
+    await bed.js.publish(subjects.hostEvent(H, 'status'), codec.encode(forged), { msgID: `lca:${H}:${lca}:${last + 1}` });
+    process.kill(inc['a1']?.pid ?? 0, 'SIGKILL');
+    const exited = await log.waitFor('AppExited', (e) => e.app === 'a1' && e.incarnation === inc['a1']?.seq);
+    expect(exited.event.n).toBe(last + 2);
+    await bed.waitForLog(proc, new RegExp(`event id taken by another message.*"msgID":"lca:${H}:${lca}:${last + 1}"|"msgID":"lca:${H}:${lca}:${last + 1}".*event id taken by another message`));
+  });
+
   it('uses --config until the log holds a configuration', async () => {
     const file = join(bed.dir, 'cluster.json');
     writeFileSync(file, JSON.stringify(clusterConfig([{ id: 'f1', host: H }], [H])));

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, ensureStreams, openPrimaries, type KV } from '@ha/bus';
-import { COMMANDS_STREAM, DECISIONS_STREAM, PrimaryEntrySchema, type Input, type Recorded } from '@ha/events';
-import { NatsServer } from '@ha/test';
-import type { CommandEffect, Effect, PrimaryEffect } from '../decider/index.js';
+import { codec, COMMANDS_STREAM, DECISIONS_STREAM, PrimaryEntrySchema, SWITCHOVERS_STREAM, subjects, type Input, type Recorded } from '@ha/events';
+import { NatsServer, until } from '@ha/test';
+import type { AnnounceEffect, CommandEffect, Effect, PrimaryEffect } from '../decider/index.js';
 import { Executor, timerDelayMs } from './executor.js';
 
 const log = createLogger('executor-test');
-log.level = 'silent';
+log.level = process.env['DBG'] ? 'error' : 'silent';
 
 const rec = (seq: number): Recorded<Input> => ({ seq, at: 1_700_000_000_000, input: { type: 'TimerFired', v: 1, epoch: 1, scs: 'scs-1', timer: 'x' } });
 const command = (i: number, epoch: number, tag: string): CommandEffect => ({ kind: 'command', id: `${tag}${i}`, epoch, host: `h${i % 7}`, app: `a${i}`, action: 'promote', lca: 3, incarnation: 4, causeSeq: 5 });
@@ -93,6 +93,35 @@ describe('the executor on a real nats-server', () => {
     await ex.run(rec(14), [primary('p1', 'stale', 1)]);
     await ex.settled();
     expect(PrimaryEntrySchema.parse((await kv.get('p1'))?.json())).toMatchObject({ app: 'fresh', epoch: 5 });
+  });
+
+  it('delivers a command and an announcement whose message ids someone published first, reports it, and still drops true duplicates', async () => {
+    await jsm.streams.purge(COMMANDS_STREAM);
+    const js = jetstream(nc);
+    const cmd: CommandEffect = { kind: 'command', id: 'cmd:99:0', epoch: 7, host: 'hx', app: 'ax', action: 'promote', lca: 3, incarnation: 4, causeSeq: 99 };
+    const ann: AnnounceEffect = { kind: 'announce', reconcile: false, announcement: { pair: 'px', from: { app: 'ax', host: 'hx' }, to: { app: 'bx', host: 'hy', endpoint: null }, reason: 'process-exit', epoch: 7, causeSeq: 99, at: '2026-11-25T00:00:00.000Z' } };
+    // the ids of effects to come are predictable: taken first, they made the real ones duplicates, never delivered
+    await js.publish(subjects.command('hx', 'ax'), codec.encode({ forged: true }), { msgID: '7:cmd:99:0' });
+    await js.publish(subjects.switchoverStored('px'), codec.encode({ forged: true }), { msgID: 'sw:px:99' });
+    const announced: unknown[] = [];
+    const sub = nc.subscribe(subjects.switchover('px'), { callback: (_e, m) => announced.push(m.json()) });
+    const ex = new Executor(jetstream(nc), jsm, kv, 'scs-1', () => true, log);
+    ex.setEpoch(7);
+    await ex.run(rec(99), [cmd, ann]);
+    await ex.settled();
+    expect(ex.forgedDuplicates).toBe(2);
+    const commands = (await dump(jsm, nc, COMMANDS_STREAM)) as Record<string, unknown>[];
+    expect(commands).toEqual([{ forged: true }, { type: 'AppCommand', v: 1, id: 'cmd:99:0', epoch: 7, host: 'hx', app: 'ax', action: 'promote', lca: 3, incarnation: 4, causeSeq: 99 }]);
+    await until('the real announcement republished', () => (announced.some((a) => JSON.stringify(a) === JSON.stringify(ann.announcement)) ? true : undefined), 5000);
+    // the same effects again (a retry, another SCS of the same epoch): duplicates of ours, dropped, not reported
+    const before = (await jsm.streams.info(COMMANDS_STREAM)).state.messages;
+    const sw = (await jsm.streams.info(SWITCHOVERS_STREAM)).state.messages;
+    await ex.run(rec(99), [cmd, ann]);
+    await ex.settled();
+    expect(ex.forgedDuplicates).toBe(2);
+    expect((await jsm.streams.info(COMMANDS_STREAM)).state.messages).toBe(before);
+    expect((await jsm.streams.info(SWITCHOVERS_STREAM)).state.messages).toBe(sw);
+    sub.unsubscribe();
   });
 });
 

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, Logger } from '@ha/bus';
-import { lastOnSubject, monoMs } from '@ha/bus';
+import { lastOnSubject, monoMs, publishUnique, type ForgedDuplicate } from '@ha/bus';
 import { codec, PrimaryEntrySchema, SWITCHOVERS_STREAM, subjects, type AppCommand, type Input, type PrimaryEntry, type Recorded } from '@ha/events';
 import type { Effect, TimerEffect } from '../decider/index.js';
 
@@ -38,6 +38,9 @@ export class Executor {
   peakInflight = 0;
   /** When JetStream last acknowledged one of our writes (monotonic ms; -Infinity: never). */
   lastAckAt = -Infinity;
+  /** Our message ids found taken by messages of other content (pre-published to silence us); ours went out under another id. */
+  forgedDuplicates = 0;
+  readonly #forgedSeen = new Set<string>();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -105,7 +108,7 @@ export class Executor {
     switch (e.kind) {
       case 'command': {
         const cmd: AppCommand = { type: 'AppCommand', v: 1, id: e.id, epoch: e.epoch, host: e.host, app: e.app, action: e.action, lca: e.lca, incarnation: e.incarnation, causeSeq: e.causeSeq };
-        return this.js.publish(subjects.command(e.host, e.app), codec.encode(cmd), { msgID: `${e.epoch}:${e.id}` }).then(() => {
+        return this.#publish(subjects.command(e.host, e.app), codec.encode(cmd), `${e.epoch}:${e.id}`).then(() => {
           this.lastAckAt = monoMs();
           this.log.info({ cmd: e.id, action: e.action, app: e.app, host: e.host, epoch: e.epoch }, 'command sent');
           return true;
@@ -126,6 +129,21 @@ export class Executor {
         this.log.warn({ notice: e.notice, pair: e.pair, app: e.app }, e.detail);
         return Promise.resolve(true);
     }
+  }
+
+  /** Publishes under `msgID`; if someone took that id with another message, ours is delivered under another (decision 0015). */
+  #publish(subject: string, data: Uint8Array, msgID: string) {
+    return publishUnique(this.js, this.jsm, subject, data, { msgID }, (f) => this.#forged(f));
+  }
+
+  #forged(f: ForgedDuplicate): void {
+    // counted and logged once per message that took an id (a retry meets the same one again)
+    const key = `${f.stream}:${f.storedSeq}`;
+    if (this.#forgedSeen.has(key)) return;
+    if (this.#forgedSeen.size >= 10_000) this.#forgedSeen.clear();
+    this.#forgedSeen.add(key);
+    this.forgedDuplicates++;
+    this.log.error({ ...f, forgedDuplicates: this.forgedDuplicates }, 'message id taken by another message (pre-published?); ours published under another id');
   }
 
   /** Runs `job` after the pair's previous lane job, checking the gate again when its turn comes. */
@@ -150,7 +168,7 @@ export class Executor {
       if (prev >= a.causeSeq) return false; // already announced
       if (!this.canAct()) return false;
     }
-    await this.js.publish(subjects.switchoverStored(a.pair), codec.encode(a), { msgID: `sw:${a.pair}:${a.causeSeq}` });
+    await this.#publish(subjects.switchoverStored(a.pair), codec.encode(a), `sw:${a.pair}:${a.causeSeq}`);
     this.lastAckAt = monoMs();
     this.log.info({ pair: a.pair, from: a.from.app, to: a.to.app, reason: a.reason, causeSeq: a.causeSeq }, 'switchover announced');
     return true;
@@ -182,7 +200,7 @@ export class Executor {
     if (!this.canAct() || epoch !== this.#epoch) return;
     const input = { type: 'TimerFired', v: 1, epoch, scs: this.scsId, timer: id } as const;
     try {
-      await this.js.publish(subjects.timer, codec.encode(input), { msgID: `timer:${epoch}:${id}` });
+      await this.#publish(subjects.timer, codec.encode(input), `timer:${epoch}:${id}`);
       this.lastAckAt = monoMs();
     } catch (err) {
       this.log.error({ timer: id, err: (err as Error).message }, 'timer firing not stored; retrying');
@@ -192,7 +210,7 @@ export class Executor {
 
   #record(rec: Recorded<Input>, index: number, effect: Effect, epoch: number): Promise<void> {
     const record = { v: 1, epoch, scs: this.scsId, causeSeq: rec.seq, index, effect };
-    return this.js.publish(subjects.decision(effect.kind), codec.encode(record), { msgID: `${epoch}:${rec.seq}:${index}` }).then(
+    return this.#publish(subjects.decision(effect.kind), codec.encode(record), `${epoch}:${rec.seq}:${index}`).then(
       () => {
         this.lastAckAt = monoMs();
       },
