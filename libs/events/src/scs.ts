@@ -136,6 +136,11 @@ export const StatusDocSchema = z.object({
     caughtUp: z.boolean().optional(),
     /** The log's last sequence when the request came; null when the log could not be read. */
     logLastSeq: z.number().int().min(0).nullable().optional(),
+    /**
+     * What keeps the answering SCS from acting that an operator must fix (a lease key with no
+     * expiry, a truncated or replaced log, streams configured otherwise than expected).
+     */
+    problems: z.array(z.string()).optional(),
   }),
   cluster: z.string().nullable().optional(),
   hosts: z.array(

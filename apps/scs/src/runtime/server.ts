@@ -55,6 +55,9 @@ export type ServerOptions = {
 /** Pulls of the SCS's ordered consumers: a lost pull is noticed within 2 s (idle heartbeat 1 s, two missed). */
 const FEED_PULL = { expires: 2000 } as const;
 
+/** A lease key no SCS could have written is logged again at most this often while it stays. */
+export const LEASE_PROBLEM_LOG_MS = 30_000;
+
 const DEFAULT_TIMING = { heartbeatMs: 250, hostTimeoutMs: 1000, leaseMs: 2000, scsTimeoutMs: 1000 };
 
 /**
@@ -77,6 +80,9 @@ export class ControlServer {
   #jsm!: JetStreamManager;
   #executor!: Executor;
   #lease: Lease | null = null;
+  #leaseProblem: string | null = null;
+  #leaseProblemLoggedAt = -Infinity;
+  #leaseCheckedAt = -Infinity;
   #leaseStart = 0;
   #lastOtherScsHb = -Infinity;
   #detector: Detector;
@@ -330,7 +336,11 @@ export class ControlServer {
     const lease = this.#ensureLease();
     if (!lease) return;
     const t0 = monoMs();
-    if (!(await lease.tryAcquire(t.leaseMs))) return;
+    if (!(await lease.tryAcquire(t.leaseMs))) {
+      await this.#checkLeaseKey(lease);
+      return;
+    }
+    this.#clearLeaseProblem();
     this.#leaseStart = t0;
     const lastClaim = this.#lastClaimSubjectSeq;
     this.#claimAfter = lastClaim;
@@ -347,6 +357,46 @@ export class ControlServer {
       this.#log.warn({ err: (e as Error).message, fenced: isWrongLastSequence(e) }, 'claim not stored; staying standby');
       await lease.release().catch(() => undefined);
     }
+  }
+
+  /**
+   * A lease key no SCS could have written (no expiry, or one far beyond leaseMs: an SCS sets and
+   * extends it only with PX leaseMs) stops every SCS for as long as it stays. It is reported (a line
+   * every LEASE_PROBLEM_LOG_MS at most, /healthz, the status document), not deleted: whoever wrote
+   * it can write it again, and an operator may have set it on purpose to hold every SCS back. Deleting
+   * it by hand is safe: the lease gives liveness only, the claim fence in the log gives safety.
+   */
+  async #checkLeaseKey(lease: Lease): Promise<void> {
+    if (monoMs() - this.#leaseCheckedAt < this.timing.leaseMs) return;
+    this.#leaseCheckedAt = monoMs();
+    const { holder, pttlMs } = await lease.inspect();
+    const bound = Math.max(10 * this.timing.leaseMs, 60_000);
+    const problem =
+      pttlMs === -1
+        ? `the lease key ${lease.key} (held by ${JSON.stringify(holder)}) has no expiry: no SCS can become active until it is deleted (redis-cli DEL ${lease.key})`
+        : pttlMs > bound
+          ? `the lease key ${lease.key} (held by ${JSON.stringify(holder)}) expires in ${pttlMs} ms, far beyond leaseMs (${this.timing.leaseMs}): no SCS set it`
+          : null;
+    if (problem === null) {
+      this.#clearLeaseProblem();
+      return;
+    }
+    if (problem !== this.#leaseProblem || monoMs() - this.#leaseProblemLoggedAt >= LEASE_PROBLEM_LOG_MS) {
+      this.#log.error({ key: lease.key, holder, pttlMs }, problem);
+      this.#leaseProblemLoggedAt = monoMs();
+    }
+    this.#leaseProblem = problem;
+  }
+
+  #clearLeaseProblem(): void {
+    if (this.#leaseProblem === null) return;
+    this.#log.info({ was: this.#leaseProblem }, 'lease key problem gone');
+    this.#leaseProblem = null;
+  }
+
+  /** What keeps this SCS from acting that an operator must fix (status `scs.problems`, /healthz). */
+  get problems(): string[] {
+    return this.#leaseProblem === null ? [] : [this.#leaseProblem];
   }
 
   async #keepLeading(): Promise<void> {
@@ -577,7 +627,9 @@ export class ControlServer {
   /** Someone can act: this SCS, or another whose heartbeat (sent only while it holds the lease) is fresh. */
   #status(freshness: { caughtUp: boolean; logLastSeq: number | null }) {
     const acting = this.canAct() || monoMs() - this.#lastOtherScsHb < this.timing.scsTimeoutMs;
-    return statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
+    const doc = statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
+    const problems = this.problems;
+    return problems.length > 0 ? { ...doc, scs: { ...doc.scs, problems } } : doc;
   }
 
   /** A document larger than the server's max_payload cannot be sent whole: the part that matters first, with a note. */
@@ -619,7 +671,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? await this.#statusNow()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, problems: this.problems, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
