@@ -104,7 +104,7 @@ describe('the executor on a real nats-server', () => {
     await js.publish(subjects.command('hx', 'ax'), codec.encode({ forged: true }), { msgID: '7:cmd:99:0' });
     await js.publish(subjects.switchoverStored('px'), codec.encode({ forged: true }), { msgID: 'sw:px:99' });
     const announced: unknown[] = [];
-    const sub = nc.subscribe(subjects.switchover('px'), { callback: (_e, m) => announced.push(m.json()) });
+    const sub = nc.subscribe(subjects.switchover('px'), { callback: (_e, m) => { announced.push(m.json()); } });
     const ex = new Executor(jetstream(nc), jsm, kv, 'scs-1', () => true, log);
     ex.setEpoch(7);
     await ex.run(rec(99), [cmd, ann]);
