@@ -109,3 +109,22 @@ describe('host events no configured LCA can have sent', () => {
     expect(s.current('a0')).toBe('b0');
   });
 });
+
+describe('an announcement never names the same member on both sides', () => {
+  it('a primary that steps down on its own and is the only member available is promoted again, with no announcement', () => {
+    const s = Sim.running(pairConfig());
+    expect(s.current('a0')).toBe('a0');
+    s.kill('b0'); // the backup is down (its restart waits on a timer)
+    const a = s.apps.get('a0');
+    const h = s.hosts.get('host-a');
+    if (!a || !h) throw new Error('sim');
+    // the LCA demoted it on its own authority (after an outage its KV entry named another member)
+    a.role = 'backup';
+    s.feed({ type: 'AppRoleChanged', v: 1, host: 'host-a', lca: h.inc ?? 0, n: ++h.n, app: 'a0', incarnation: a.inc ?? 0, role: 'backup', epoch: s.state.epoch, command: null });
+    while (s.deliverOne((c) => c.app === 'a0'));
+    expect(s.current('a0')).toBe('a0');
+    expect(s.announcements.filter((x) => x.from.app === x.to.app)).toEqual([]);
+    expect(s.state.pairs.get('a0')?.lastSwitchover).toBeNull();
+    expect(s.kv.get('a0')).toMatchObject({ app: 'a0' });
+  });
+});

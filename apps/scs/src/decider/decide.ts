@@ -516,8 +516,10 @@ const completeSwitchover = (c: Ctx, p: PairState, to: string): void => {
   const sw = p.switching;
   if (!sw) return;
   const epoch = c.d.base.epoch;
-  const f = sw.failure;
-  const causeSeq = f?.causeSeq ?? sw.decidedSeq;
+  // The member that failed (or stepped down on its own) promoted again, none other being available:
+  // the pair has its primary back, and no switchover happened to announce (`a -> a` confused clients).
+  const f = sw.failure && sw.failure.app !== to ? sw.failure : null;
+  const causeSeq = sw.failure?.causeSeq ?? sw.decidedSeq;
   clearPromoteTimers(c, p.id);
   c.d.pair(p.id, {
     current: to,

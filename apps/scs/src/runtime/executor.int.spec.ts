@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, DiscardPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { pino } from 'pino';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createLogger, ensureStreams, openPrimaries, type KV } from '@ha/bus';
 import { codec, COMMANDS_STREAM, DECISIONS_STREAM, PrimaryEntrySchema, SWITCHOVERS_STREAM, subjects, type Input, type Recorded } from '@ha/events';
@@ -122,6 +123,80 @@ describe('the executor on a real nats-server', () => {
     expect((await jsm.streams.info(COMMANDS_STREAM)).state.messages).toBe(before);
     expect((await jsm.streams.info(SWITCHOVERS_STREAM)).state.messages).toBe(sw);
     sub.unsubscribe();
+  });
+});
+
+describe('an announcement when the bus fails mid-failover', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    jsm = await ensureStreams(nc);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  const announce = (pair: string, causeSeq: number): AnnounceEffect => ({ kind: 'announce', reconcile: false, announcement: { pair, from: { app: 'a', host: 'ha' }, to: { app: 'b', host: 'hb', endpoint: null }, reason: 'process-exit', epoch: 1, causeSeq, at: '2026-11-25T00:00:00.000Z' } });
+  const stored = async (pair: string): Promise<unknown[]> => {
+    const out: unknown[] = [];
+    const last = (await jsm.streams.info(SWITCHOVERS_STREAM)).state.last_seq;
+    for (let seq = 1; seq <= last; seq++) {
+      const m = await jsm.streams.getMessage(SWITCHOVERS_STREAM, { seq }).catch(() => null);
+      if (m?.subject === subjects.switchoverStored(pair)) out.push(m.json());
+    }
+    return out;
+  };
+  const capture = () => {
+    const lines: string[] = [];
+    return { lines, log: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }) };
+  };
+
+  it('is stored once JetStream takes writes again, while the SCS may act', async () => {
+    const { lines, log: l } = capture();
+    const ex = new Executor(jetstream(nc, { timeout: 500 }), jsm, await openPrimaries(nc), 'scs-1', () => true, l);
+    ex.setEpoch(1);
+    // JetStream refuses every write to the stream for a while (as when it is down or being restored)
+    const info = await jsm.streams.info(SWITCHOVERS_STREAM);
+    await jsm.streams.update(SWITCHOVERS_STREAM, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
+    if (info.state.messages === 0) await jetstream(nc).publish(subjects.switchoverStored('filler'), codec.encode({}));
+    await ex.run(rec(21), [announce('pf', 21)]);
+    await until('the refused write noticed', () => (lines.some((x) => /not stored|effect failed/.test(x)) ? true : undefined), 10_000);
+    await jsm.streams.update(SWITCHOVERS_STREAM, { ...info.config });
+    await until('the announcement stored', async () => ((await stored('pf')).length === 1 ? true : undefined), 10_000);
+    await ex.settled();
+    expect(await stored('pf')).toEqual([announce('pf', 21).announcement]);
+  });
+
+  it('is stored exactly once when nats-server is killed and comes back', async () => {
+    const { lines, log: l } = capture();
+    const ex = new Executor(jetstream(nc, { timeout: 500 }), jsm, await openPrimaries(nc), 'scs-1', () => true, l);
+    ex.setEpoch(1);
+    const disconnected = (async () => {
+      for await (const st of nc.status()) if (st.type === 'disconnect') return;
+    })();
+    nats.proc?.signal('SIGKILL');
+    await disconnected;
+    await ex.run(rec(22), [announce('pk', 22)]);
+    await until('the failed write noticed', () => (lines.some((x) => /not stored|effect failed/.test(x)) ? true : undefined), 10_000);
+    await nats.restart();
+    await until('the announcement stored', async () => ((await stored('pk')).length >= 1 ? true : undefined), 15_000);
+    await ex.settled();
+    expect(await stored('pk')).toEqual([announce('pk', 22).announcement]);
+  });
+
+  it('naming the same member on both sides is not published', async () => {
+    const { lines, log: l } = capture();
+    const ex = new Executor(jetstream(nc), jsm, await openPrimaries(nc), 'scs-1', () => true, l);
+    ex.setEpoch(1);
+    const self = announce('ps', 23);
+    await ex.run(rec(23), [{ ...self, announcement: { ...self.announcement, to: { app: 'a', host: 'ha', endpoint: null } } }]);
+    await ex.settled();
+    expect(await stored('ps')).toEqual([]);
+    expect(lines.some((x) => x.includes('same member on both sides'))).toBe(true);
   });
 });
 

@@ -8,6 +8,9 @@ import type { Effect, TimerEffect } from '../decider/index.js';
 /** Gate checked right before every publish: false as soon as this SCS may no longer act. */
 export type CanAct = () => boolean;
 
+/** Pause between two attempts of an announcement or a primary entry that could not be stored. */
+export const LANE_RETRY_MS = 250;
+
 /** Effects whose acks may be awaited at once (a claim over 50,000 pairs makes 50,000 commands). */
 export const DEFAULT_WINDOW = 256;
 
@@ -146,12 +149,17 @@ export class Executor {
     this.log.error({ ...f, forgedDuplicates: this.forgedDuplicates }, 'message id taken by another message (pre-published?); ours published under another id');
   }
 
-  /** Runs `job` after the pair's previous lane job, checking the gate again when its turn comes. */
+  /**
+   * Runs `job` after the pair's previous lane job, checking the gate again when its turn comes. A
+   * job that fails (NATS went away mid-failover) is tried again, same message ids, for as long as
+   * this SCS may act: an announcement was lost when NATS was killed 30 ms after a primary crashed.
+   * Once it may not, the next leader's claim re-announces from the log's state (decider `onClaim`).
+   */
   #inLane(pair: string, job: () => Promise<boolean>): Promise<boolean> {
     const prev = this.#lanes.get(pair) ?? Promise.resolve();
     const next = prev.then(
-      () => (this.canAct() ? job() : false),
-      () => (this.canAct() ? job() : false),
+      () => this.#persist(pair, job),
+      () => this.#persist(pair, job),
     );
     this.#lanes.set(pair, next);
     void next.finally(() => {
@@ -160,8 +168,25 @@ export class Executor {
     return next;
   }
 
+  async #persist(pair: string, job: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      if (!this.canAct()) return false;
+      try {
+        return await job();
+      } catch (err) {
+        if (attempt === 1) this.log.warn({ pair, err: (err as Error).message }, 'announcement or primary entry not stored; trying again while this SCS may act');
+        await new Promise((r) => setTimeout(r, LANE_RETRY_MS));
+      }
+    }
+  }
+
   async #announce(e: Extract<Effect, { kind: 'announce' }>): Promise<boolean> {
     const a = e.announcement;
+    if (a.from.app === a.to.app) {
+      // the decider names two members (completeSwitchover): a bug if not, never worth telling clients
+      this.log.error({ announcement: a }, 'announcement naming the same member on both sides not published');
+      return false;
+    }
     if (e.reconcile) {
       const last = await lastOnSubject(this.jsm, SWITCHOVERS_STREAM, subjects.switchoverStored(a.pair)).catch(() => null);
       const prev = last ? (last.json<{ causeSeq?: number }>().causeSeq ?? -1) : -1;
