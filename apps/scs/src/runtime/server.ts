@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, within, type Logger, type Msg, type NatsConnection } from '@ha/bus';
 import {
   codec,
@@ -10,6 +10,7 @@ import {
   parseHeartbeat,
   parseInput,
   parseWith,
+  streamSpecs,
   subjects,
   type ClusterConfig,
   type Input,
@@ -22,6 +23,7 @@ import { ClaimWatch } from './claimWatch.js';
 import { Executor } from './executor.js';
 import { configDigest, FileConfig } from './fileConfig.js';
 import type { Lease } from './lease.js';
+import { judgeLog, type LogSeen } from './logCheck.js';
 import { fitStatus, statusDoc } from './status.js';
 import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
@@ -55,8 +57,10 @@ export type ServerOptions = {
 /** Pulls of the SCS's ordered consumers: a lost pull is noticed within 2 s (idle heartbeat 1 s, two missed). */
 const FEED_PULL = { expires: 2000 } as const;
 
-/** A lease key no SCS could have written is logged again at most this often while it stays. */
+/** A lease key no SCS could have written (a log problem) is logged again at most this often while it stays. */
 export const LEASE_PROBLEM_LOG_MS = 30_000;
+/** How often the streams' configurations and the log's continuity are checked. */
+export const LOG_CHECK_MS = 2000;
 
 const DEFAULT_TIMING = { heartbeatMs: 250, hostTimeoutMs: 1000, leaseMs: 2000, scsTimeoutMs: 1000 };
 
@@ -81,6 +85,11 @@ export class ControlServer {
   #executor!: Executor;
   #lease: Lease | null = null;
   #leaseProblem: string | null = null;
+  #logSeen: LogSeen = { created: null, replicas: null };
+  #logProblems: string[] = [];
+  #logWarnings: string[] = [];
+  #logCheckedAt = -Infinity;
+  #logProblemsLoggedAt = -Infinity;
   #leaseProblemLoggedAt = -Infinity;
   #leaseCheckedAt = -Infinity;
   #leaseStart = 0;
@@ -131,7 +140,7 @@ export class ControlServer {
   }
 
   /** True only while this SCS is the latest claimer and its lease is provably held. */
-  canAct = (): boolean => this.role === 'active' && !this.#stopped && monoMs() < this.#leaseStart + this.timing.leaseMs - this.margin;
+  canAct = (): boolean => this.role === 'active' && !this.#stopped && this.#logProblems.length === 0 && monoMs() < this.#leaseStart + this.timing.leaseMs - this.margin;
 
   async start(): Promise<void> {
     const { nc } = this.#o;
@@ -140,6 +149,7 @@ export class ControlServer {
     this.#feedJs = this.#o.feedNc ? jetstream(this.#o.feedNc) : this.#js;
     const kv = await openPrimaries(nc);
     this.#executor = new Executor(this.#js, this.#jsm, kv, this.#o.id, this.canAct, this.#log);
+    await this.#checkLog().catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'cannot check the streams yet'));
 
     nc.subscribe(subjects.scsHeartbeatAll, {
       callback: (_e, m) => {
@@ -311,6 +321,7 @@ export class ControlServer {
 
   async #leaderTickOnce(): Promise<void> {
     try {
+      if (monoMs() - this.#logCheckedAt >= LOG_CHECK_MS) await this.#checkLog();
       if (this.role === 'standby') await this.#tryToLead();
       else await this.#keepLeading();
       this.#lastTickError = '';
@@ -332,6 +343,7 @@ export class ControlServer {
   async #tryToLead(): Promise<void> {
     const t = this.timing;
     if (!this.caughtUp || !this.#claimWatch.mayClaim) return;
+    if (this.#logProblems.length > 0) return; // never claim over a log that is not the one decided from
     if (monoMs() - this.#lastOtherScsHb < t.scsTimeoutMs) return; // rule 10: an active SCS is visible
     const lease = this.#ensureLease();
     if (!lease) return;
@@ -396,7 +408,42 @@ export class ControlServer {
 
   /** What keeps this SCS from acting that an operator must fix (status `scs.problems`, /healthz). */
   get problems(): string[] {
-    return this.#leaseProblem === null ? [] : [this.#leaseProblem];
+    return [...(this.#leaseProblem === null ? [] : [this.#leaseProblem]), ...this.#logProblems.map((p) => `not acting: ${p}`), ...this.#logWarnings];
+  }
+
+  /**
+   * The streams' configurations and the log's continuity (decision 0015): a log truncated (a lowered
+   * max_msgs dropped its start silently), replaced or open to truncation is reported and never acted
+   * on: no claim, no effects (canAct), an active SCS steps down. Checked at start, before a claim
+   * and every LOG_CHECK_MS.
+   */
+  async #checkLog(): Promise<void> {
+    this.#logCheckedAt = monoMs();
+    // where the projection stands, read before the log: it can only have moved on since
+    const at = { lastSeq: this.state.lastSeq, epoch: this.state.epoch };
+    const infos = new Map<string, StreamInfo>();
+    for (const spec of streamSpecs) {
+      try {
+        infos.set(spec.name, await within(this.#jsm.streams.info(spec.name), this.timing.scsTimeoutMs, `stream ${spec.name} did not answer`));
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+      }
+    }
+    let claim: { subject: string } | null | 'unread' = 'unread';
+    if (at.epoch > 0) claim = await this.#jsm.streams.getMessage(EVENTS_STREAM, { seq: at.epoch }).catch(() => 'unread' as const);
+    const v = judgeLog(infos, at, claim, this.#logSeen);
+    this.#logSeen = v.seen;
+    const changed = v.blocking.join('\n') !== this.#logProblems.join('\n') || v.warnings.join('\n') !== this.#logWarnings.join('\n');
+    const now = monoMs();
+    if (changed || ((v.blocking.length > 0 || v.warnings.length > 0) && now - this.#logProblemsLoggedAt >= LEASE_PROBLEM_LOG_MS)) {
+      if (v.blocking.length > 0) this.#log.error({ problems: v.blocking }, 'the log is not the one decisions were made from (or may be cut at any time): not acting until it is restored');
+      if (v.warnings.length > 0) this.#log.warn({ problems: v.warnings }, 'streams configured otherwise than expected');
+      if (v.blocking.length === 0 && this.#logProblems.length > 0) this.#log.info('log problems gone');
+      this.#logProblemsLoggedAt = now;
+    }
+    this.#logProblems = v.blocking;
+    this.#logWarnings = v.warnings;
+    if (v.blocking.length > 0) this.#stepDown('the log was truncated, replaced or opened to truncation');
   }
 
   async #keepLeading(): Promise<void> {
