@@ -127,7 +127,15 @@ export class Outbox {
   /** Is the message a duplicate ack names our own (same subject and content)? */
   async #ours(ack: PubAck, subject: string, data: Uint8Array): Promise<boolean> {
     if (!this.reader) return true;
-    const sm = await this.reader.streams.getMessage(ack.stream, { seq: ack.seq });
+    let sm;
+    try {
+      sm = await this.reader.streams.getMessage(ack.stream, { seq: ack.seq });
+    } catch (e) {
+      // a duplicate is usually our own retry: when it cannot be read back (permissions, an outage),
+      // taking it for ours keeps the outbox moving; the read error is said
+      this.log.warn({ seq: ack.seq, err: (e as Error).message }, 'outbox: cannot read back the message a duplicate ack names; taken for ours');
+      return true;
+    }
     return !!sm && sm.subject === subject && Buffer.from(sm.data).equals(Buffer.from(data));
   }
 
