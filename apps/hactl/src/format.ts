@@ -13,6 +13,8 @@ export const formatStatus = (s: StatusDoc): string => {
     const behind = s.scs.logLastSeq == null ? 'the log could not be read' : `its view ends at seq ${s.scs.lastSeq ?? '?'} and the log at ${s.scs.logLastSeq}`;
     out.push(`WARNING: ${s.scs.answeredBy ?? 'the SCS'} answered before catching up with the log (${behind}); this view may be out of date`);
   }
+  for (const p of s.scs.problems ?? []) out.push(`PROBLEM (${s.scs.answeredBy ?? 'the SCS'}): ${p}`);
+  if (s.truncated) out.push(`NOTE: only part of the status fits in one message: ${s.truncated.note}`);
   if (s.scs.acting === false) out.push('WARNING: no SCS can act now (lease not held: is Redis reachable?); failures are shown but not acted on');
   out.push('');
   out.push(table([['HOST', 'LCA', 'LAST HEARTBEAT'], ...s.hosts.map((h) => [h.id, h.lca, h.lastHeartbeatAt ?? '-'])]));

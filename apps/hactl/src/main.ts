@@ -1,4 +1,4 @@
-import { connectOnce, DEFAULT_NATS_URL, redactUrl, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { connectOnce, DEFAULT_NATS_URL, defaultUrlNotes, redactUrl, parseArgs, runMain, str, usage, UsageError, type FlagSpec, type NatsConnection } from '@ha/bus';
 import { codec, isToken, StatusDocSchema, subjects } from '@ha/events';
 import { formatStatus } from './format.js';
 import { request } from './request.js';
@@ -37,6 +37,13 @@ runMain('hactl', async () => {
     return;
   }
   const url = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
+  // which URL it uses when none was given: on stderr, and within the one line of a failure to connect
+  const [note] = defaultUrlNotes(args, FLAGS, ['nats']);
+  const connect = async (): Promise<NatsConnection> => {
+    const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${redactUrl(url)}: ${e.message}${note ? ` (${note})` : ''}`));
+    if (note) process.stderr.write(`hactl: ${note}\n`);
+    return nc;
+  };
   const timeout = Number(str(args.flags['timeout']) ?? (cmd === 'status' ? '3000' : '15000'));
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--timeout wants a positive number of milliseconds');
   switch (cmd) {
@@ -45,7 +52,7 @@ runMain('hactl', async () => {
       const scs = str(args.flags['scs']);
       if (scs !== undefined && !isToken(scs)) throw new UsageError(`--scs wants an SCS id (letters, digits, - and _), got ${JSON.stringify(scs)}`);
       const subject = scs === undefined ? subjects.status : subjects.statusOf(scs);
-      const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${redactUrl(url)}: ${e.message}`));
+      const nc = await connect();
       try {
         const reply = await nc.request(subject, codec.encode({}), { timeout }).catch((e: Error) =>
           fail(/no responders/i.test(e.message) ? `no SCS answered on ${subject} (is ${scs === undefined ? 'an scs' : `scs ${scs}`} running?)` : `no answer on ${subject}: ${e.message}`),
@@ -67,7 +74,7 @@ runMain('hactl', async () => {
       const [pair, extra] = rest;
       if (!pair) throw new UsageError(`${cmd} needs a pair, e.g. hactl ${cmd} counter-a`);
       if (extra) throw new UsageError(`${cmd} takes one pair, got also ${extra}`);
-      const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${redactUrl(url)}: ${e.message}`));
+      const nc = await connect();
       try {
         const r = await request(nc, cmd, pair, timeout);
         (r.code === 2 ? process.stderr : process.stdout).write(r.code === 2 ? `hactl: ${r.message}\n` : r.message + '\n');

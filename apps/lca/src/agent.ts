@@ -78,7 +78,7 @@ export class Lca {
     const { host, dir, log } = this.o;
     dir.create();
     const ended = await endLeftovers(dir, log);
-    writePidfile(dir.lcaPidfile, process.pid);
+    writePidfile(dir.lcaPidfile, process.pid, 'as-now');
     log.info({ bootId: this.bootId, stateDir: dir.root, ended }, 'LCA starting');
 
     const nc = await connectForever(this.o.natsUrl, `lca-${host}`, log, () => this.#stopping);
@@ -92,7 +92,7 @@ export class Lca {
     if (this.#stopping) return;
     const js: JetStreamClient = jetstream(nc);
 
-    const outbox = new Outbox(js, host, log, this.bootId);
+    const outbox = new Outbox(js, host, log, this.bootId, 2000, jsm);
     this.#outbox = outbox;
     const supervisor = new Supervisor(dir, outbox, log);
     this.#supervisor = supervisor;

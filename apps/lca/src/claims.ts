@@ -56,3 +56,27 @@ export class ClaimTracker {
     return this.#latestValid;
   }
 }
+
+/** Why a configuration's epoch is not the one in force at its place in the log, or null when it is. */
+export type EpochVerdict = { ok: true } | { ok: false; why: string; inForce: number | null };
+
+/**
+ * Is `epoch` the epoch in force at sequence `seq` of `HA_EVENTS`: the sequence of the latest valid
+ * claim before it? The decider's rule for SCS-written inputs (`fromCurrentEpoch`), read from the
+ * stream: the message at `epoch` must be a valid claim, and no valid claim may lie between it and
+ * `seq` (found with `next_by_subj`, which nats-server 2.9 answers). Throws when the stream cannot be
+ * read (the caller tries again).
+ */
+export const epochInForceAt = async (jsm: JetStreamManager, epoch: number, seq: number): Promise<EpochVerdict> => {
+  if (!(epoch > 0 && epoch < seq)) return { ok: false, why: `epoch ${epoch} is not a claim before seq ${seq}`, inForce: null };
+  const at = await jsm.streams.getMessage(EVENTS_STREAM, { seq: epoch });
+  if (!at || at.subject !== subjects.claim || !parseClaim(at.data).ok) return { ok: false, why: `no valid claim at seq ${epoch}`, inForce: null };
+  for (let from = epoch + 1; from < seq; ) {
+    // `next_by_subj` is in the server's message-get request, not in the client's type for it
+    const next = await jsm.streams.getMessage(EVENTS_STREAM, { seq: from, next_by_subj: subjects.claim } as unknown as { seq: number });
+    if (!next || next.seq >= seq) break;
+    if (next.subject === subjects.claim && parseClaim(next.data).ok) return { ok: false, why: `a later claim (seq ${next.seq}) precedes it`, inForce: next.seq };
+    from = next.seq + 1;
+  }
+  return { ok: true };
+};

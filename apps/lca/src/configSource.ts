@@ -1,5 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { ConsumerLoop } from './consumerLoop.js';
+import { epochInForceAt } from './claims.js';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
 import { lastOnSubject, sleep } from '@ha/bus';
@@ -16,7 +17,10 @@ export type ConfigHandler = (config: ConfigApplied, seq: number) => void;
  */
 export class ConfigSource {
   malformed = 0;
+  /** Configurations ignored because their epoch was not the one in force where they sit in the log. */
+  stale = 0;
   #lastSeq = 0;
+  #lastStaleSeq = 0;
   #next = 1;
   #stopped = false;
   readonly #loop: ConsumerLoop;
@@ -30,10 +34,14 @@ export class ConfigSource {
     this.#loop = new ConsumerLoop(
       'configuration watch',
       async () => (await this.js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects.config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#next })).consume({ max_messages: 16, expires: 5000 }),
-      (m) => {
+      async (m) => {
+        // a failed epoch check throws out of here: the loop reads this message again
+        const r = this.#check(m.data, m.seq, m.subject);
+        const verdict = r && (await this.#epochOk(r, m.seq));
         this.#next = m.seq + 1;
+        if (!r || !verdict) return;
         try {
-          this.#accept(m.data, m.seq, m.subject);
+          this.#apply(r, m.seq);
         } catch (e) {
           this.log.error({ err: (e as Error).message, seq: m.seq }, 'applying a configuration failed');
         }
@@ -55,8 +63,10 @@ export class ConfigSource {
       try {
         const sm = await lastOnSubject(this.jsm, EVENTS_STREAM, subjects.config);
         if (sm) {
-          found = this.#accept(sm.data, sm.seq, sm.subject);
-          // a malformed last message: read them all, so the latest valid one is found
+          const r = this.#check(sm.data, sm.seq, sm.subject);
+          found = !!r && (await this.#epochOk(r, sm.seq));
+          if (r && found) this.#apply(r, sm.seq);
+          // a malformed or stale last message: read them all, so the latest valid one is found
           from = found ? sm.seq + 1 : 1;
         }
         break;
@@ -81,16 +91,34 @@ export class ConfigSource {
     await this.#loop.stop();
   }
 
-  #accept(data: Uint8Array, seq: number, subject: string): boolean {
+  /** The message as a `ConfigApplied` newer than the last one handed over, or null (malformed ones logged). */
+  #check(data: Uint8Array, seq: number, subject: string): ConfigApplied | null {
     const r = parseConfigApplied(data);
     if (!r.ok) {
       this.malformed++;
       this.log.warn({ subject, seq, err: r.error, malformed: this.malformed }, 'malformed configuration message skipped');
-      return false;
+      return null;
     }
-    if (seq <= this.#lastSeq) return false;
+    return seq <= this.#lastSeq ? null : r.value;
+  }
+
+  /**
+   * A configuration counts only under the epoch in force at its place in the log (the decider's rule
+   * for SCS-written inputs): anyone who can publish on the subject could otherwise make every LCA run
+   * any command. One line, and the current configuration stays.
+   */
+  async #epochOk(c: ConfigApplied, seq: number): Promise<boolean> {
+    const v = await epochInForceAt(this.jsm, c.epoch, seq);
+    if (v.ok) return true;
+    if (seq <= this.#lastStaleSeq) return false; // read again (start, then the watch from 1): said already
+    this.#lastStaleSeq = seq;
+    this.stale++;
+    this.log.error({ seq, epoch: c.epoch, inForce: v.inForce, scs: c.scs, why: v.why, stale: this.stale }, 'configuration of a stale or unknown epoch ignored; the current configuration stays');
+    return false;
+  }
+
+  #apply(c: ConfigApplied, seq: number): void {
     this.#lastSeq = seq;
-    this.onConfig(r.value, seq);
-    return true;
+    this.onConfig(c, seq);
   }
 }

@@ -1,6 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commandDigest, readStat } from './procfs.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { codec, subjects } from '@ha/events';
 import { until } from '@ha/test';
@@ -42,6 +44,48 @@ describe('lca command line', () => {
     expect(conf.status).toBe(2);
     expect(conf.stderr.trim().split('\n')).toHaveLength(1);
     expect(conf.stderr).toMatch(/applications\[0\]\.host/);
+  });
+});
+
+describe('lca state directory and broker URL', () => {
+  const env = (): NodeJS.ProcessEnv => {
+    const e = { ...process.env };
+    delete e['HA_NATS_URL'];
+    delete e['HA_STATE_DIR'];
+    return e;
+  };
+
+  it('says which NATS URL it uses when none was given, and refuses a state directory others may write (one line, exit 2, nothing run)', () => {
+    const base = mkdtempSync(join(tmpdir(), 'lca-statedir-'));
+    const open = join(base, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const r = spawnSync(process.execPath, [LCA_BIN, '--host', H, '--state-dir', open], { encoding: 'utf8', env: env(), timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^lca: state directory ${open} is writable by others \\(mode 777\\): refusing it`));
+    expect(r.stdout).toMatch(/no --nats or HA_NATS_URL given: using the default nats:\/\/127\.0\.0\.1:4222/);
+    expect(existsSync(join(open, H))).toBe(false);
+  });
+
+  it.runIf(process.getuid?.() === 0)('refuses a state directory another user owns (created first under /tmp, say)', () => {
+    const base = mkdtempSync(join(tmpdir(), 'lca-statedir-'));
+    const theirs = join(base, 'theirs');
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534);
+    const r = spawnSync(process.execPath, [LCA_BIN, '--host', H, '--state-dir', theirs, '--nats', 'nats://127.0.0.1:1'], { encoding: 'utf8', env: env(), timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^lca: state directory ${theirs} belongs to uid 65534, not to this user \\(uid 0\\): refusing it`));
+  });
+
+  it('refuses a state directory that is a symbolic link', () => {
+    const base = mkdtempSync(join(tmpdir(), 'lca-statedir-'));
+    mkdirSync(join(base, 'real'), { mode: 0o700 });
+    symlinkSync(join(base, 'real'), join(base, 'link'));
+    const r = spawnSync(process.execPath, [LCA_BIN, '--host', H, '--state-dir', join(base, 'link'), '--nats', 'nats://127.0.0.1:1'], { encoding: 'utf8', env: env(), timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/is not a directory \(a symbolic link\?\): refusing it/);
+    expect(r.stdout).not.toMatch(/using the default/);
   });
 });
 
@@ -217,6 +261,79 @@ describe('lca on a real nats-server', () => {
     bed.track([a3.event.pid]);
     await bed.waitForHeartbeat(H, (h) => h.apps.map((a) => `${a.app}:${a.status}`).join() === 'a1:started,a3:started');
     expect(log.of('AppStarted').filter((s) => s.event.app === 'a1')).toHaveLength(1);
+  });
+
+  it('ignores a configuration whose epoch is not the one in force where it sits in the log (one line), and keeps its own', async () => {
+    const e1 = await configure(bed, [{ id: 'a1', host: H }]);
+    const { proc } = await startLca(bed, log, ['a1']);
+    const e2 = await bed.claim();
+    const pwned = join(bed.dir, `pwned-${process.pid}`);
+    const evil = [{ id: 'a1', host: H }, { id: 'pwn', host: H, command: ['sh', '-c', `touch ${pwned}; sleep 1000`] }];
+    const stale = await bed.applyConfig(e1, evil, [H]); // a claim (e2) came in between
+    const notAClaim = await bed.applyConfig(stale, evil, [H]); // names a message that is no claim
+    const future = await bed.applyConfig(notAClaim + 5, evil, [H]);
+    await bed.waitForLog(proc, new RegExp(`"seq":${stale}.*configuration of a stale or unknown epoch ignored`));
+    await bed.waitForLog(proc, new RegExp(`"seq":${notAClaim}.*configuration of a stale or unknown epoch ignored`));
+    await bed.waitForLog(proc, new RegExp(`"seq":${future}.*configuration of a stale or unknown epoch ignored`));
+    // a configuration of the epoch in force, appended after them, is applied: they were judged before it
+    await bed.applyConfig(e2, [{ id: 'a1', host: H }, { id: 'ok2', host: H }], [H]);
+    const ok2 = await log.waitFor('AppStarted', (e) => e.app === 'ok2');
+    bed.track([ok2.event.pid]);
+    expect(log.events.filter((s) => s.event.type === 'AppStarted' && s.event.app === 'pwn')).toEqual([]);
+    expect(existsSync(pwned)).toBe(false);
+    expect(readFileSync(proc.logFile, 'utf8').split('\n').filter((l) => /stale or unknown epoch ignored/.test(l))).toHaveLength(3);
+  });
+
+  it('at start, a stale last configuration is ignored and the latest one of its epoch is applied', async () => {
+    const e1 = await configure(bed, [{ id: 'a1', host: H }]);
+    await bed.claim();
+    const pwned = join(bed.dir, `pwned-start-${process.pid}`);
+    const stale = await bed.applyConfig(e1, [{ id: 'pwn', host: H, command: ['sh', '-c', `touch ${pwned}; sleep 1000`] }], [H]);
+    const { proc } = await startLca(bed, log, ['a1']);
+    await bed.waitForLog(proc, new RegExp(`"seq":${stale}.*configuration of a stale or unknown epoch ignored`));
+    await bed.waitForHeartbeat(H, (h) => h.apps.map((a) => `${a.app}:${a.status}`).join() === 'a1:started');
+    expect(log.events.filter((s) => s.event.type === 'AppStarted' && s.event.app === 'pwn')).toEqual([]);
+    expect(existsSync(pwned)).toBe(false);
+  });
+
+  it('publishes an event whose id someone took first again under the next number, and says so', async () => {
+    await configure(bed, [{ id: 'a1', host: H }]);
+    const { proc, lca, inc } = await startLca(bed, log, ['a1']);
+    await bed.waitForHeartbeat(H, (h) => h.apps[0]?.status === 'started');
+    const last = Math.max(...(await log.poll()).filter((s) => s.event.lca === lca).map((s) => s.event.n));
+    // the next event's id is predictable: taken first, JetStream dropped the real event as a duplicate
+    const forged = { type: 'AppStatusChanged', v: 1, host: H, lca, n: last + 1, app: 'a1', incarnation: inc['a1']?.seq ?? 0, status: 'started', detail: 'forged' };
+    await bed.js.publish(subjects.hostEvent(H, 'status'), codec.encode(forged), { msgID: `lca:${H}:${lca}:${last + 1}` });
+    process.kill(inc['a1']?.pid ?? 0, 'SIGKILL');
+    const exited = await log.waitFor('AppExited', (e) => e.app === 'a1' && e.incarnation === inc['a1']?.seq);
+    expect(exited.event.n).toBe(last + 2);
+    await bed.waitForLog(proc, new RegExp(`event id taken by another message.*"msgID":"lca:${H}:${lca}:${last + 1}"|"msgID":"lca:${H}:${lca}:${last + 1}".*event id taken by another message`));
+  });
+
+  it('kills what a pidfile names only when the start time and the command of its process both match', async () => {
+    const spawnSleep = (secs: string) => {
+      const c = spawn('sleep', [secs], { stdio: 'ignore' });
+      if (c.pid === undefined) throw new Error('cannot spawn sleep');
+      bed.track([c.pid]);
+      return c.pid;
+    };
+    const unrelated = spawnSleep('1001');
+    const ours = spawnSleep('1002');
+    await until('both sleeps exec\'d', () => (readFileSync(`/proc/${unrelated}/cmdline`, 'utf8').startsWith('sleep') && readFileSync(`/proc/${ours}/cmdline`, 'utf8').startsWith('sleep') ? true : undefined), 5000, 10);
+    const apps = join(bed.stateDir, H, 'apps');
+    mkdirSync(apps, { recursive: true, mode: 0o700 });
+    const start = (pid: number) => readStat(pid)?.startTime ?? '?';
+    // anyone can read a start time in /proc: the old form (pid and start time) is not trusted
+    writeFileSync(join(apps, 'old.pid'), `${unrelated} ${start(unrelated)}\n`);
+    writeFileSync(join(apps, 'other.pid'), `${unrelated} ${start(unrelated)} ${commandDigest(['node', 'server.js'])}\n`);
+    writeFileSync(join(apps, 'left.pid'), `${ours} ${start(ours)} ${commandDigest(['sleep', '1002'])}\n`);
+    await configure(bed, [{ id: 'a1', host: H }]);
+    const proc = bed.spawnLca(H);
+    const started = await log.waitFor('LcaStarted', (e) => e.pid === proc.pid);
+    expect(started.event.ended).toEqual(['left']);
+    expect(alive(unrelated)).toBe(true);
+    expect(alive(ours)).toBe(false);
+    await bed.waitForLog(proc, /names a process running another command \(or has no command\): left alone/);
   });
 
   it('uses --config until the log holds a configuration', async () => {

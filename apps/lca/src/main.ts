@@ -4,6 +4,7 @@ import {
   DEFAULT_NATS_URL,
   UsageError,
   createLogger,
+  defaultUrlNotes,
   loadConfigFile,
   parseArgs,
   runMain,
@@ -38,6 +39,7 @@ runMain('lca', async () => {
   const configPath = str(args.flags['config']);
   const fileConfig = configPath ? await loadConfigFile(configPath) : null;
   const log = createLogger('lca', { host });
+  for (const note of defaultUrlNotes(args, spec, ['nats'])) log.warn(note);
   const lca = new Lca({
     host,
     natsUrl: str(args.flags['nats']) ?? DEFAULT_NATS_URL,

@@ -1,6 +1,6 @@
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
-import { sleep } from '@ha/bus';
+import { contentTag, sleep } from '@ha/bus';
 import { codec, lcaEventSubject, subjects, type LcaEvent } from '@ha/events';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -13,6 +13,8 @@ export type Stored = Readonly<{ seq: number; event: LcaEvent }>;
 
 /** The part of the JetStream client the outbox uses. */
 export type Publisher = Pick<JetStreamClient, 'publish'>;
+/** What reads a stored message back (a duplicate's ack names it). */
+export type Reader = Pick<JetStreamManager, 'streams'>;
 
 type Entry = {
   build: () => EventBody;
@@ -41,6 +43,8 @@ export class Outbox {
   #closed = false;
   #idle: Array<() => void> = [];
   #wake: (() => void) | undefined;
+  /** Our message ids found taken by other messages; ours were published again under a new number. */
+  forgedDuplicates = 0;
 
   constructor(
     private readonly js: Publisher,
@@ -48,6 +52,7 @@ export class Outbox {
     private readonly log: Logger,
     bootId: string,
     private readonly timeoutMs = 2000,
+    private readonly reader: Reader | null = null,
   ) {
     this.#bootId = bootId;
   }
@@ -119,6 +124,28 @@ export class Outbox {
     return { event, msgID: `lca:${this.host}:${this.#incarnation}:${n}`, subject: lcaEventSubject(this.host, body.type) };
   }
 
+  /** Is the message a duplicate ack names our own (same subject and content)? */
+  async #ours(ack: PubAck, subject: string, data: Uint8Array): Promise<boolean> {
+    if (!this.reader) return true;
+    let sm;
+    try {
+      sm = await this.reader.streams.getMessage(ack.stream, { seq: ack.seq });
+    } catch (e) {
+      // a duplicate is usually our own retry: when it cannot be read back (permissions, an outage),
+      // taking it for ours keeps the outbox moving; the read error is said
+      this.log.warn({ seq: ack.seq, err: (e as Error).message }, 'outbox: cannot read back the message a duplicate ack names; taken for ours');
+      return true;
+    }
+    return !!sm && sm.subject === subject && Buffer.from(sm.data).equals(Buffer.from(data));
+  }
+
+  /** The same event under a fresh id: the next number (LcaStarted, number 0, gets a suffix of its content instead). */
+  #renumber(b: { event: LcaEvent; msgID: string; subject: string }): { event: LcaEvent; msgID: string; subject: string } {
+    if (b.event.type === 'LcaStarted' || this.#incarnation === null) return { ...b, msgID: `${b.msgID}~${contentTag(b.subject, codec.encode(b.event))}` };
+    const n = ++this.#n;
+    return { event: { ...b.event, n }, msgID: `lca:${this.host}:${this.#incarnation}:${n}`, subject: b.subject };
+  }
+
   async #run(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
@@ -139,9 +166,10 @@ export class Outbox {
           }
         }
         const { event, msgID, subject } = entry.built;
+        const data = codec.encode(event);
         let ack: PubAck | null;
         try {
-          const attempt = this.js.publish(subject, codec.encode(event), { msgID, timeout: this.timeoutMs });
+          const attempt = this.js.publish(subject, data, { msgID, timeout: this.timeoutMs }).then(async (a) => (a.duplicate && !(await this.#ours(a, subject, data)) ? { ...a, forged: true } : a));
           attempt.catch(() => undefined);
           const woken = new Promise<null>((resolve) => {
             this.#wake = () => resolve(null);
@@ -159,6 +187,15 @@ export class Outbox {
         if (ack === null) continue;
         if (failing) this.log.info({ msgID, seq: ack.seq }, 'outbox: publishing again');
         failing = false;
+        if ('forged' in ack) {
+          // Someone stored another message under this event's id first (ids are predictable): the SCS
+          // would never see ours. It goes out again under the next number, which is ours alone so far.
+          this.forgedDuplicates++;
+          const again = this.#renumber(entry.built);
+          this.log.error({ msgID, storedSeq: ack.seq, republishedAs: again.msgID, forgedDuplicates: this.forgedDuplicates }, 'outbox: event id taken by another message (pre-published?); published again under a new number');
+          entry.built = again;
+          continue;
+        }
         if (event.type === 'LcaStarted') this.#incarnation = ack.seq;
         else this.#lastStoredN = event.n;
         this.#queue.shift();

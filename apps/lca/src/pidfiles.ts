@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import type { Logger } from '@ha/bus';
 import { sleep } from '@ha/bus';
-import { isAlive, readStat } from './procfs.js';
+import { cmdlineDigest, commandDigest, isAlive, readStat } from './procfs.js';
 
 /** Where one host's LCA keeps its files: `<state-dir>/<host>/`. */
 export class StateDir {
@@ -23,29 +24,57 @@ export class StateDir {
   appSocket(app: string): string {
     return join(this.root, `${app}.sock`);
   }
+  /**
+   * Creates the directories (mode 0700) and refuses, with an error naming the path, a state directory
+   * or host directory that is not a directory of this user that no one else may write: the default
+   * lies under /tmp, where anyone could create it first and plant pidfiles (an LCA kills what they
+   * name) or sockets.
+   */
   create(): void {
-    mkdirSync(this.appsDir, { recursive: true });
+    // each level checked before anything is created in it
+    for (const d of [dirname(this.root), this.root, this.appsDir]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+      checkOwnDir(d);
+    }
   }
 }
 
-/** A pidfile holds `pid starttime`: the pid alone could name an unrelated process after pid reuse. */
-export const writePidfile = (path: string, pid: number): void => {
-  const stat = readStat(pid);
-  writeFileSync(path, `${pid} ${stat?.startTime ?? '0'}\n`);
+/** Throws unless `path` is a directory (not a link) owned by this user and writable by no one else. */
+export const checkOwnDir = (path: string): void => {
+  const st = lstatSync(path);
+  const uid = process.getuid?.();
+  if (!st.isDirectory()) throw new Error(`state directory ${path} is not a directory (a symbolic link?): refusing it; choose another with --state-dir or HA_STATE_DIR`);
+  if (uid !== undefined && st.uid !== uid) throw new Error(`state directory ${path} belongs to uid ${st.uid}, not to this user (uid ${uid}): refusing it (its pidfiles could name any process); choose another with --state-dir or HA_STATE_DIR`);
+  if ((st.mode & 0o022) !== 0) throw new Error(`state directory ${path} is writable by others (mode ${(st.mode & 0o777).toString(8)}): refusing it (anyone could plant pidfiles or sockets); chmod go-w it or choose another with --state-dir`);
 };
 
-export const readPidfile = (path: string): { pid: number; startTime: string } | null => {
+/**
+ * A pidfile holds `pid starttime command-digest`: the pid alone could name an unrelated process after
+ * pid reuse, and a start time can be read by anyone from /proc; the digest is of the command line the
+ * process is to run (`argv`, as /proc/<pid>/cmdline shows it once the exec chain is done).
+ */
+export const writePidfile = (path: string, pid: number, argv: readonly string[] | 'as-now'): void => {
+  const stat = readStat(pid);
+  const digest = argv === 'as-now' ? (cmdlineDigest(pid) ?? '-') : commandDigest(argv);
+  writeFileSync(path, `${pid} ${stat?.startTime ?? '0'} ${digest}\n`, { mode: 0o600 });
+};
+
+export const readPidfile = (path: string): { pid: number; startTime: string; command: string | null } | null => {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
     return null;
   }
-  const [p, st] = text.trim().split(/\s+/);
+  const [p, st, cmd] = text.trim().split(/\s+/);
   const pid = Number(p);
   if (!Number.isInteger(pid) || pid <= 0 || !st) return null;
-  return { pid, startTime: st };
+  return { pid, startTime: st, command: cmd ?? null };
 };
+
+/** The pidfile names a live process with that start time AND that command line. */
+export const trustedPidfile = (p: { pid: number; startTime: string; command: string | null }): boolean =>
+  p.command !== null && isAlive(p.pid, p.startTime) && cmdlineDigest(p.pid) === p.command;
 
 export const removeFile = (path: string): void => {
   rmSync(path, { force: true });
@@ -55,6 +84,10 @@ export const removeFile = (path: string): void => {
 const endOne = async (path: string, log: Logger, what: string): Promise<boolean> => {
   const p = readPidfile(path);
   if (!p || p.pid === process.pid || !isAlive(p.pid, p.startTime)) return false;
+  if (!trustedPidfile(p)) {
+    log.warn({ pid: p.pid, pidfile: path }, `pidfile of ${what} names a process running another command (or has no command): left alone`);
+    return false;
+  }
   try {
     process.kill(p.pid, 'SIGKILL');
   } catch (e) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** What /proc/<pid>/stat tells about a process: its state letter and its start time (field 22, clock ticks). */
@@ -24,4 +25,17 @@ export const isAlive = (pid: number, startTime?: string): boolean => {
   const s = readStat(pid);
   if (!s || s.state === 'Z' || s.state === 'X' || s.state === 'x') return false;
   return startTime === undefined || s.startTime === startTime;
+};
+
+/** A digest of a command line as /proc/<pid>/cmdline holds it (arguments each ended by a NUL). */
+export const commandDigest = (argv: readonly string[]): string => createHash('sha256').update(argv.map((a) => `${a}\0`).join('')).digest('hex').slice(0, 32);
+
+/** The digest of the command line a process runs now; null when it cannot be read. */
+export const cmdlineDigest = (pid: number): string | null => {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`);
+    return createHash('sha256').update(raw).digest('hex').slice(0, 32);
+  } catch {
+    return null;
+  }
 };

@@ -152,7 +152,7 @@ export class Supervisor {
     m.run = run;
     const pidfile = this.dir.appPidfile(app);
     try {
-      writePidfile(pidfile, pid);
+      writePidfile(pidfile, pid, cfg.command);
     } catch (e) {
       this.log.error({ app, err: (e as Error).message }, 'cannot write application pidfile');
     }

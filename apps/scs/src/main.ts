@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { connectForever, createLogger, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { connectForever, createLogger, defaultUrlNotes, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
 import type { ClusterConfig } from '@ha/events';
 import { RedisLease } from './runtime/lease.js';
 import { ControlServer } from './runtime/server.js';
@@ -27,6 +27,7 @@ runMain('scs', async () => {
   }
   if (args.positional.length > 0) throw new UsageError(`unexpected argument ${args.positional[0]}`);
   const id = str(args.flags['id']) ?? `scs-${hostname()}-${process.pid}`;
+  for (const note of defaultUrlNotes(args, FLAGS, ['nats', 'redis'])) createLogger('scs', { scs: id }).warn(note);
   const configPath = str(args.flags['config']);
   const config: ClusterConfig | null = configPath ? await loadConfigFile(configPath) : null;
   let http: { host: string; port: number } | null = null;

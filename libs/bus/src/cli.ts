@@ -3,7 +3,13 @@ export type FlagSpec = Readonly<Record<string, { value: boolean; help: string; e
 
 export class UsageError extends Error {}
 
-export type ParsedArgs = { flags: Record<string, string | true>; positional: string[]; help: boolean };
+export type ParsedArgs = {
+  flags: Record<string, string | true>;
+  positional: string[];
+  help: boolean;
+  /** Flags given neither on the command line nor by their environment variable: their default is used. */
+  defaulted: string[];
+};
 
 export const parseArgs = (argv: readonly string[], spec: FlagSpec): ParsedArgs => {
   const flags: Record<string, string | true> = {};
@@ -32,13 +38,17 @@ export const parseArgs = (argv: readonly string[], spec: FlagSpec): ParsedArgs =
     if (v === undefined || v === '') throw new UsageError(`--${name} needs a value`);
     flags[name] = v;
   }
+  const defaulted: string[] = [];
   for (const [name, s] of Object.entries(spec)) {
     if (flags[name] !== undefined) continue;
     const fromEnv = s.env ? process.env[s.env] : undefined;
     if (fromEnv) flags[name] = fromEnv;
-    else if (s.default !== undefined) flags[name] = s.default;
+    else if (s.default !== undefined) {
+      flags[name] = s.default;
+      defaulted.push(name);
+    }
   }
-  return { flags, positional, help };
+  return { flags, positional, help, defaulted };
 };
 
 export const usage = (synopsis: string, about: string, spec: FlagSpec): string => {
@@ -62,3 +72,14 @@ export const runMain = (name: string, main: () => Promise<void>): void => {
 };
 
 export const str = (v: string | true | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * One line for each broker URL the bin uses only because none was given (an LCA started without
+ * HA_NATS_URL silently used nats://127.0.0.1:4222): which URL, and how to give another.
+ */
+export const defaultUrlNotes = (args: ParsedArgs, spec: FlagSpec, names: readonly string[]): string[] =>
+  names.flatMap((name) => {
+    const s = spec[name];
+    if (!s || !args.defaulted.includes(name) || s.default === undefined) return [];
+    return [`no --${name}${s.env ? ` or ${s.env}` : ''} given: using the default ${s.default}`];
+  });

@@ -136,6 +136,11 @@ export const StatusDocSchema = z.object({
     caughtUp: z.boolean().optional(),
     /** The log's last sequence when the request came; null when the log could not be read. */
     logLastSeq: z.number().int().min(0).nullable().optional(),
+    /**
+     * What keeps the answering SCS from acting that an operator must fix (a lease key with no
+     * expiry, a truncated or replaced log, streams configured otherwise than expected).
+     */
+    problems: z.array(z.string()).optional(),
   }),
   cluster: z.string().nullable().optional(),
   hosts: z.array(
@@ -176,6 +181,19 @@ export const StatusDocSchema = z.object({
       paused: z.boolean().optional(),
     }),
   ),
+  /**
+   * Present when the whole document was larger than the bus allows (`max_payload`): the lists hold
+   * what needs attention first (hosts not up, applications not started, pairs not ok), then the
+   * rest by id, as many as fit; `note` says what was left out and where to read everything.
+   */
+  truncated: z
+    .object({
+      note: z.string(),
+      hosts: z.object({ shown: z.number().int().min(0), total: z.number().int().min(0) }),
+      applications: z.object({ shown: z.number().int().min(0), total: z.number().int().min(0) }),
+      pairs: z.object({ shown: z.number().int().min(0), total: z.number().int().min(0) }),
+    })
+    .optional(),
 });
 export type StatusDoc = z.infer<typeof StatusDocSchema>;
 export { AppStatusSchema, RoleSchema };

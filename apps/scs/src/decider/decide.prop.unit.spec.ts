@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { replay } from './decide.js';
 import type { Effect } from './effects.js';
 import { initialState } from './state.js';
+import { MAX_EVENT_NUMBER_JUMP } from './decide.js';
 import { Sim, pairConfig } from './sim.spec-kit.js';
 
 const HOSTS = ['host-a', 'host-b', 'host-c'] as const;
@@ -18,7 +19,12 @@ type Action =
   | { k: 'fail'; app: (typeof APPS)[number]; cause: 'hung' | 'connection-lost' | 'probe-failed' }
   | { k: 'operator'; type: 'SwitchoverRequested' | 'PauseRequested' | 'ResumeRequested'; pair: 'a0' | 'a1' }
   | { k: 'drain'; host: (typeof HOSTS)[number] }
-  | { k: 'staleInput'; host: (typeof HOSTS)[number] };
+  | { k: 'staleInput'; host: (typeof HOSTS)[number] }
+  | { k: 'forged'; host: (typeof HOSTS)[number]; app: (typeof APPS)[number]; kind: Forgery; x: number };
+
+/** Host events no LCA of the configuration can have sent (docs/security.md, "What the product checks itself"). */
+const FORGERIES = ['unknownHost', 'unknownApp', 'farNumber', 'otherIncarnation', 'futureIncarnation'] as const;
+type Forgery = (typeof FORGERIES)[number];
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('kill' as const), app: fc.constantFrom(...APPS) }), weight: 3 },
@@ -27,6 +33,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { arbitrary: fc.constant({ k: 'timer' as const }), weight: 3 },
   { arbitrary: fc.record({ k: fc.constant('claim' as const), scs: fc.constantFrom('scs-1', 'scs-2') }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('staleInput' as const), host: fc.constantFrom(...HOSTS) }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('forged' as const), host: fc.constantFrom(...HOSTS), app: fc.constantFrom(...APPS), kind: fc.constantFrom(...FORGERIES), x: fc.nat({ max: 2 ** 52 }) }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('report' as const), app: fc.constantFrom(...APPS), status: fc.constantFrom('started' as const, 'service-unavailable' as const) }), weight: 2 },
   { arbitrary: fc.record({ k: fc.constant('fail' as const), app: fc.constantFrom(...APPS), cause: fc.constantFrom('hung' as const, 'connection-lost' as const, 'probe-failed' as const) }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('operator' as const), type: fc.constantFrom('SwitchoverRequested' as const, 'PauseRequested' as const, 'ResumeRequested' as const), pair: fc.constantFrom('a0' as const, 'a1' as const) }), weight: 2 },
@@ -58,6 +65,27 @@ const run = (s: Sim, a: Action): void => {
       if (effects.length !== 0 || s.state.hosts !== before.hosts || s.state.pairs !== before.pairs || s.state.apps !== before.apps || s.state.timers !== before.timers) {
         s.violations.push(`stale input at seq ${s.seq} changed the state`);
       }
+      return;
+    }
+    case 'forged': {
+      const hs = s.state.hosts.get(a.host);
+      const inc = hs?.incarnation ?? 0;
+      const last = hs?.lastN ?? 0;
+      const ev = ((): { host: string; app: string; lca: number; n: number } => {
+        switch (a.kind) {
+          case 'unknownHost': return { host: `ghost-${a.x % 15000}`, app: a.app, lca: inc, n: 1 };
+          case 'unknownApp': return { host: a.host, app: `pwn-${a.x % 7}`, lca: inc, n: last + 1 };
+          case 'farNumber': return { host: a.host, app: a.app, lca: inc, n: last + MAX_EVENT_NUMBER_JUMP + 1 + (a.x % 2 ** 52) };
+          case 'otherIncarnation': return { host: a.host, app: a.app, lca: inc + 1 + (a.x % (s.seq + 1)), n: last + 1 };
+          case 'futureIncarnation': return { host: a.host, app: a.app, lca: s.seq + 1 + (a.x % 100), n: 1 };
+        }
+      })();
+      if (hs?.incarnation == null && a.kind !== 'unknownHost') return; // nothing to forge against yet
+      const before = s.state;
+      const effects = s.feed({ type: 'AppStatusChanged', v: 1, ...ev, incarnation: s.state.apps.get(a.app)?.incarnation ?? 1, status: 'service-unavailable', detail: 'forged' });
+      if (effects.length !== 0 || s.state.hosts !== before.hosts || s.state.pairs !== before.pairs || s.state.apps !== before.apps || s.state.timers !== before.timers) {
+        s.violations.push(`forged input (${a.kind}) at seq ${s.seq} changed the state`);
+      }
     }
   }
 };
@@ -77,7 +105,7 @@ const config = pairConfig({ pairs: 2 });
 const RUNS = Number(process.env['HA_PROP_RUNS'] ?? 300);
 
 describe('decider properties (fast-check over random fault sequences)', () => {
-  it('never two acting primaries of a pair; stale epochs change nothing', () => {
+  it('never two acting primaries of a pair; stale epochs and forged host events change nothing', () => {
     fc.assert(
       fc.property(fc.array(action, { minLength: 1, maxLength: 80 }), (actions) => {
         const s = Sim.running(config);

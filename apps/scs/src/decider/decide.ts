@@ -55,19 +55,19 @@ const apply = (c: Ctx, input: Input): boolean => {
     case 'LcaStarted':
       return onLcaStarted(c, input);
     case 'AppStarted':
-      return freshFromLca(c, input) && onAppStarted(c, input);
+      return configuredApp(c, input) && freshFromLca(c, input) && onAppStarted(c, input);
     case 'AppExited':
-      return freshFromLca(c, input) && onAppExited(c, input);
+      return configuredApp(c, input) && freshFromLca(c, input) && onAppExited(c, input);
     case 'AppRoleChanged':
-      return freshFromLca(c, input) && onRoleChanged(c, input);
+      return configuredApp(c, input) && freshFromLca(c, input) && onRoleChanged(c, input);
     case 'CommandRefused':
-      return freshFromLca(c, input) && onRefused(c, input);
+      return configuredApp(c, input) && freshFromLca(c, input) && onRefused(c, input);
     case 'LcaResumed':
       return freshFromLca(c, input) && onResumed(c, input);
     case 'AppStatusChanged':
-      return freshFromLca(c, input) && onStatusChanged(c, input);
+      return configuredApp(c, input) && freshFromLca(c, input) && onStatusChanged(c, input);
     case 'AppSelfFenced':
-      return freshFromLca(c, input) && onSelfFenced(c, input);
+      return configuredApp(c, input) && freshFromLca(c, input) && onSelfFenced(c, input);
     case 'LcaDraining':
       return freshFromLca(c, input) && onDraining(c, input);
     case 'LcaStopped':
@@ -83,29 +83,52 @@ const apply = (c: Ctx, input: Input): boolean => {
 /** An SCS-written input counts only under the latest claim before it: a paused old leader appends nothing that counts. */
 const fromCurrentEpoch = (c: Ctx, epoch: number): boolean => c.d.base.epoch > 0 && epoch === c.d.base.epoch;
 
-const ensureHost = (c: Ctx, id: string): HostState => {
+/**
+ * How far beyond the last event number seen from an LCA incarnation the next one may be. An LCA
+ * numbers its events 1, 2, 3, ... and stores each before it builds the next, so in the log they are
+ * consecutive; a number further ahead than this is not its (a forged one made every later real
+ * event of the host count as old: docs/security.md).
+ */
+export const MAX_EVENT_NUMBER_JUMP = 1000;
+
+/** A host the configuration in force names (before any configuration, every host counts). */
+const namedHost = (c: Ctx, id: string): HostState | undefined => {
   const h = c.d.getHost(id);
-  if (h) return h;
+  if (h || c.d.base.config !== null) return h;
   const n = newHost(id);
   c.d.putHost(n);
   return n;
 };
 
-/** Drops duplicates and events of an earlier LCA incarnation. */
+/**
+ * An event about an application the configuration in force does not name on that host is ignored
+ * before its number counts (a forged one would otherwise make the real event of that number a
+ * duplicate). Before any configuration, any application counts.
+ */
+const configuredApp = (c: Ctx, ev: { host: string; app: string }): boolean => c.d.base.config === null || c.d.getApp(ev.app)?.host === ev.host;
+
+/**
+ * Drops duplicates, events of an earlier LCA incarnation, and what no LCA of a configured host can
+ * have sent: an unnamed host, an incarnation the decider saw start for no host (a later one than
+ * the host's, or a position not yet in the log), an event number far beyond the last.
+ */
 const freshFromLca = (c: Ctx, ev: { host: string; lca: number; n: number }): boolean => {
-  const h = ensureHost(c, ev.host);
-  if (h.incarnation === null || ev.lca > h.incarnation) {
+  const h = namedHost(c, ev.host);
+  if (!h || ev.lca >= c.seq) return false;
+  if (h.incarnation === null) {
     c.d.host(ev.host, { incarnation: ev.lca, lastN: ev.n, resumedN: 0 });
     return true;
   }
-  if (ev.lca < h.incarnation || ev.n <= h.lastN) return false;
+  if (ev.lca !== h.incarnation || ev.n <= h.lastN || ev.n > h.lastN + MAX_EVENT_NUMBER_JUMP) return false;
   c.d.lastN(ev.host, ev.n);
   return true;
 };
 
+/** The application on `host`, if the configuration in force names it there (before any configuration, any). */
 const appOn = (c: Ctx, id: string, host: string): AppState | undefined => {
   const a = c.d.getApp(id);
   if (a) return a.host === host ? a : undefined;
+  if (c.d.base.config !== null) return undefined;
   const pair = c.d.base.pairOfApp.get(id);
   const n = newApp(id, host, pair ?? null, pair === undefined ? null : (c.d.pairs.indexOf(pair) ?? null));
   c.d.putApp(n);
@@ -434,8 +457,8 @@ const onConfig = (c: Ctx, ev: ConfigApplied): boolean => {
 };
 
 const onLcaStarted = (c: Ctx, ev: LcaStarted): boolean => {
-  const h = ensureHost(c, ev.host);
-  if (h.incarnation !== null && c.seq <= h.incarnation) return false;
+  const h = namedHost(c, ev.host);
+  if (!h || (h.incarnation !== null && c.seq <= h.incarnation)) return false;
   c.d.host(ev.host, { lca: 'up', draining: false, incarnation: c.seq, lastN: 0, resumedN: 0, lostAt: null });
   // A new incarnation ended whatever the old one ran: those members are out.
   for (const a of appsOnHost(c, ev.host)) {
@@ -493,8 +516,10 @@ const completeSwitchover = (c: Ctx, p: PairState, to: string): void => {
   const sw = p.switching;
   if (!sw) return;
   const epoch = c.d.base.epoch;
-  const f = sw.failure;
-  const causeSeq = f?.causeSeq ?? sw.decidedSeq;
+  // The member that failed (or stepped down on its own) promoted again, none other being available:
+  // the pair has its primary back, and no switchover happened to announce (`a -> a` confused clients).
+  const f = sw.failure && sw.failure.app !== to ? sw.failure : null;
+  const causeSeq = sw.failure?.causeSeq ?? sw.decidedSeq;
   clearPromoteTimers(c, p.id);
   c.d.pair(p.id, {
     current: to,

@@ -11,8 +11,8 @@ import { PFixedMap, PMap } from './pmap.js';
 export { PFixedMap, PMap };
 export const emptyMap = <V>(): PMap<V> => PMap.empty<V>();
 
-/** Bumped whenever decisions change for the same log; recorded in every claim. */
-export const DECIDER_VERSION = 1;
+/** Bumped whenever decisions change for the same log; recorded in every claim. 2: host events no configured LCA can have sent are ignored (decision 0015). */
+export const DECIDER_VERSION = 2;
 
 export type HostState = Readonly<{
   id: string;

@@ -1,12 +1,15 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, Logger } from '@ha/bus';
-import { lastOnSubject, monoMs } from '@ha/bus';
+import { lastOnSubject, monoMs, publishUnique, type ForgedDuplicate } from '@ha/bus';
 import { codec, PrimaryEntrySchema, SWITCHOVERS_STREAM, subjects, type AppCommand, type Input, type PrimaryEntry, type Recorded } from '@ha/events';
 import type { Effect, TimerEffect } from '../decider/index.js';
 
 /** Gate checked right before every publish: false as soon as this SCS may no longer act. */
 export type CanAct = () => boolean;
+
+/** Pause between two attempts of an announcement or a primary entry that could not be stored. */
+export const LANE_RETRY_MS = 250;
 
 /** Effects whose acks may be awaited at once (a claim over 50,000 pairs makes 50,000 commands). */
 export const DEFAULT_WINDOW = 256;
@@ -38,6 +41,9 @@ export class Executor {
   peakInflight = 0;
   /** When JetStream last acknowledged one of our writes (monotonic ms; -Infinity: never). */
   lastAckAt = -Infinity;
+  /** Our message ids found taken by messages of other content (pre-published to silence us); ours went out under another id. */
+  forgedDuplicates = 0;
+  readonly #forgedSeen = new Set<string>();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -105,7 +111,7 @@ export class Executor {
     switch (e.kind) {
       case 'command': {
         const cmd: AppCommand = { type: 'AppCommand', v: 1, id: e.id, epoch: e.epoch, host: e.host, app: e.app, action: e.action, lca: e.lca, incarnation: e.incarnation, causeSeq: e.causeSeq };
-        return this.js.publish(subjects.command(e.host, e.app), codec.encode(cmd), { msgID: `${e.epoch}:${e.id}` }).then(() => {
+        return this.#publish(subjects.command(e.host, e.app), codec.encode(cmd), `${e.epoch}:${e.id}`).then(() => {
           this.lastAckAt = monoMs();
           this.log.info({ cmd: e.id, action: e.action, app: e.app, host: e.host, epoch: e.epoch }, 'command sent');
           return true;
@@ -128,12 +134,32 @@ export class Executor {
     }
   }
 
-  /** Runs `job` after the pair's previous lane job, checking the gate again when its turn comes. */
+  /** Publishes under `msgID`; if someone took that id with another message, ours is delivered under another (decision 0015). */
+  #publish(subject: string, data: Uint8Array, msgID: string) {
+    return publishUnique(this.js, this.jsm, subject, data, { msgID }, (f) => this.#forged(f));
+  }
+
+  #forged(f: ForgedDuplicate): void {
+    // counted and logged once per message that took an id (a retry meets the same one again)
+    const key = `${f.stream}:${f.storedSeq}`;
+    if (this.#forgedSeen.has(key)) return;
+    if (this.#forgedSeen.size >= 10_000) this.#forgedSeen.clear();
+    this.#forgedSeen.add(key);
+    this.forgedDuplicates++;
+    this.log.error({ ...f, forgedDuplicates: this.forgedDuplicates }, 'message id taken by another message (pre-published?); ours published under another id');
+  }
+
+  /**
+   * Runs `job` after the pair's previous lane job, checking the gate again when its turn comes. A
+   * job that fails (NATS went away mid-failover) is tried again, same message ids, for as long as
+   * this SCS may act: an announcement was lost when NATS was killed 30 ms after a primary crashed.
+   * Once it may not, the next leader's claim re-announces from the log's state (decider `onClaim`).
+   */
   #inLane(pair: string, job: () => Promise<boolean>): Promise<boolean> {
     const prev = this.#lanes.get(pair) ?? Promise.resolve();
     const next = prev.then(
-      () => (this.canAct() ? job() : false),
-      () => (this.canAct() ? job() : false),
+      () => this.#persist(pair, job),
+      () => this.#persist(pair, job),
     );
     this.#lanes.set(pair, next);
     void next.finally(() => {
@@ -142,15 +168,32 @@ export class Executor {
     return next;
   }
 
+  async #persist(pair: string, job: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      if (!this.canAct()) return false;
+      try {
+        return await job();
+      } catch (err) {
+        if (attempt === 1) this.log.warn({ pair, err: (err as Error).message }, 'announcement or primary entry not stored; trying again while this SCS may act');
+        await new Promise((r) => setTimeout(r, LANE_RETRY_MS));
+      }
+    }
+  }
+
   async #announce(e: Extract<Effect, { kind: 'announce' }>): Promise<boolean> {
     const a = e.announcement;
+    if (a.from.app === a.to.app) {
+      // the decider names two members (completeSwitchover): a bug if not, never worth telling clients
+      this.log.error({ announcement: a }, 'announcement naming the same member on both sides not published');
+      return false;
+    }
     if (e.reconcile) {
       const last = await lastOnSubject(this.jsm, SWITCHOVERS_STREAM, subjects.switchoverStored(a.pair)).catch(() => null);
       const prev = last ? (last.json<{ causeSeq?: number }>().causeSeq ?? -1) : -1;
       if (prev >= a.causeSeq) return false; // already announced
       if (!this.canAct()) return false;
     }
-    await this.js.publish(subjects.switchoverStored(a.pair), codec.encode(a), { msgID: `sw:${a.pair}:${a.causeSeq}` });
+    await this.#publish(subjects.switchoverStored(a.pair), codec.encode(a), `sw:${a.pair}:${a.causeSeq}`);
     this.lastAckAt = monoMs();
     this.log.info({ pair: a.pair, from: a.from.app, to: a.to.app, reason: a.reason, causeSeq: a.causeSeq }, 'switchover announced');
     return true;
@@ -182,7 +225,7 @@ export class Executor {
     if (!this.canAct() || epoch !== this.#epoch) return;
     const input = { type: 'TimerFired', v: 1, epoch, scs: this.scsId, timer: id } as const;
     try {
-      await this.js.publish(subjects.timer, codec.encode(input), { msgID: `timer:${epoch}:${id}` });
+      await this.#publish(subjects.timer, codec.encode(input), `timer:${epoch}:${id}`);
       this.lastAckAt = monoMs();
     } catch (err) {
       this.log.error({ timer: id, err: (err as Error).message }, 'timer firing not stored; retrying');
@@ -192,7 +235,7 @@ export class Executor {
 
   #record(rec: Recorded<Input>, index: number, effect: Effect, epoch: number): Promise<void> {
     const record = { v: 1, epoch, scs: this.scsId, causeSeq: rec.seq, index, effect };
-    return this.js.publish(subjects.decision(effect.kind), codec.encode(record), { msgID: `${epoch}:${rec.seq}:${index}` }).then(
+    return this.#publish(subjects.decision(effect.kind), codec.encode(record), `${epoch}:${rec.seq}:${index}`).then(
       () => {
         this.lastAckAt = monoMs();
       },

@@ -2,12 +2,16 @@ import { Redis } from 'ioredis';
 
 /** The liveness lease behind a tiny interface (DESIGN section 3). */
 export interface Lease {
+  /** The Redis key (`ha:<cluster>:scs:leader`). */
+  readonly key: string;
   /** `SET key id NX PX ms`: true when won. */
   tryAcquire(ms: number): Promise<boolean>;
   /** Compare-and-extend: true only while `id` still owns the key. */
   renew(ms: number): Promise<boolean>;
   /** Compare-and-delete. */
   release(): Promise<void>;
+  /** Who holds the key and for how long (`PTTL`: -1 when it never expires, -2 when there is no key). */
+  inspect(): Promise<{ holder: string | null; pttlMs: number }>;
   close(): Promise<void>;
 }
 
@@ -49,6 +53,11 @@ export class RedisLease implements Lease {
   }
   async release(): Promise<void> {
     await this.#redis.eval(RELEASE, 1, this.key, this.id);
+  }
+  async inspect(): Promise<{ holder: string | null; pttlMs: number }> {
+    const r = await this.#redis.multi().get(this.key).pttl(this.key).exec();
+    const [get, pttl] = r ?? [];
+    return { holder: typeof get?.[1] === 'string' ? get[1] : null, pttlMs: typeof pttl?.[1] === 'number' ? pttl[1] : -2 };
   }
   async close(): Promise<void> {
     this.#redis.disconnect();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { isWrongLastSequence, lastOnSubject, monoMs, openPrimaries, ensureStreams, TimeSlicer, within, type Logger, type Msg, type NatsConnection } from '@ha/bus';
 import {
   codec,
@@ -10,10 +10,12 @@ import {
   parseHeartbeat,
   parseInput,
   parseWith,
+  streamSpecs,
   subjects,
   type ClusterConfig,
   type Input,
   type Recorded,
+  type StatusDoc,
 } from '@ha/events';
 import { DECIDER_VERSION, initialState, transition, type HostState, type State } from '../decider/index.js';
 import { Detector } from '../detector/detector.js';
@@ -21,7 +23,8 @@ import { ClaimWatch } from './claimWatch.js';
 import { Executor } from './executor.js';
 import { configDigest, FileConfig } from './fileConfig.js';
 import type { Lease } from './lease.js';
-import { statusDoc } from './status.js';
+import { judgeLog, type LogSeen } from './logCheck.js';
+import { fitStatus, statusDoc } from './status.js';
 import { ShadowCheck, type ShadowDiff } from './shadow.js';
 
 export type Role = 'standby' | 'claiming' | 'active';
@@ -54,6 +57,11 @@ export type ServerOptions = {
 /** Pulls of the SCS's ordered consumers: a lost pull is noticed within 2 s (idle heartbeat 1 s, two missed). */
 const FEED_PULL = { expires: 2000 } as const;
 
+/** A lease key no SCS could have written (a log problem) is logged again at most this often while it stays. */
+export const LEASE_PROBLEM_LOG_MS = 30_000;
+/** How often the streams' configurations and the log's continuity are checked. */
+export const LOG_CHECK_MS = 2000;
+
 const DEFAULT_TIMING = { heartbeatMs: 250, hostTimeoutMs: 1000, leaseMs: 2000, scsTimeoutMs: 1000 };
 
 /**
@@ -76,6 +84,14 @@ export class ControlServer {
   #jsm!: JetStreamManager;
   #executor!: Executor;
   #lease: Lease | null = null;
+  #leaseProblem: string | null = null;
+  #logSeen: LogSeen = { created: null, replicas: null };
+  #logProblems: string[] = [];
+  #logWarnings: string[] = [];
+  #logCheckedAt = -Infinity;
+  #logProblemsLoggedAt = -Infinity;
+  #leaseProblemLoggedAt = -Infinity;
+  #leaseCheckedAt = -Infinity;
   #leaseStart = 0;
   #lastOtherScsHb = -Infinity;
   #detector: Detector;
@@ -124,7 +140,7 @@ export class ControlServer {
   }
 
   /** True only while this SCS is the latest claimer and its lease is provably held. */
-  canAct = (): boolean => this.role === 'active' && !this.#stopped && monoMs() < this.#leaseStart + this.timing.leaseMs - this.margin;
+  canAct = (): boolean => this.role === 'active' && !this.#stopped && this.#logProblems.length === 0 && monoMs() < this.#leaseStart + this.timing.leaseMs - this.margin;
 
   async start(): Promise<void> {
     const { nc } = this.#o;
@@ -133,6 +149,7 @@ export class ControlServer {
     this.#feedJs = this.#o.feedNc ? jetstream(this.#o.feedNc) : this.#js;
     const kv = await openPrimaries(nc);
     this.#executor = new Executor(this.#js, this.#jsm, kv, this.#o.id, this.canAct, this.#log);
+    await this.#checkLog().catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'cannot check the streams yet'));
 
     nc.subscribe(subjects.scsHeartbeatAll, {
       callback: (_e, m) => {
@@ -304,6 +321,7 @@ export class ControlServer {
 
   async #leaderTickOnce(): Promise<void> {
     try {
+      if (monoMs() - this.#logCheckedAt >= LOG_CHECK_MS) await this.#checkLog();
       if (this.role === 'standby') await this.#tryToLead();
       else await this.#keepLeading();
       this.#lastTickError = '';
@@ -325,11 +343,16 @@ export class ControlServer {
   async #tryToLead(): Promise<void> {
     const t = this.timing;
     if (!this.caughtUp || !this.#claimWatch.mayClaim) return;
+    if (this.#logProblems.length > 0) return; // never claim over a log that is not the one decided from
     if (monoMs() - this.#lastOtherScsHb < t.scsTimeoutMs) return; // rule 10: an active SCS is visible
     const lease = this.#ensureLease();
     if (!lease) return;
     const t0 = monoMs();
-    if (!(await lease.tryAcquire(t.leaseMs))) return;
+    if (!(await lease.tryAcquire(t.leaseMs))) {
+      await this.#checkLeaseKey(lease);
+      return;
+    }
+    this.#clearLeaseProblem();
     this.#leaseStart = t0;
     const lastClaim = this.#lastClaimSubjectSeq;
     this.#claimAfter = lastClaim;
@@ -346,6 +369,81 @@ export class ControlServer {
       this.#log.warn({ err: (e as Error).message, fenced: isWrongLastSequence(e) }, 'claim not stored; staying standby');
       await lease.release().catch(() => undefined);
     }
+  }
+
+  /**
+   * A lease key no SCS could have written (no expiry, or one far beyond leaseMs: an SCS sets and
+   * extends it only with PX leaseMs) stops every SCS for as long as it stays. It is reported (a line
+   * every LEASE_PROBLEM_LOG_MS at most, /healthz, the status document), not deleted: whoever wrote
+   * it can write it again, and an operator may have set it on purpose to hold every SCS back. Deleting
+   * it by hand is safe: the lease gives liveness only, the claim fence in the log gives safety.
+   */
+  async #checkLeaseKey(lease: Lease): Promise<void> {
+    if (monoMs() - this.#leaseCheckedAt < this.timing.leaseMs) return;
+    this.#leaseCheckedAt = monoMs();
+    const { holder, pttlMs } = await lease.inspect();
+    const bound = Math.max(10 * this.timing.leaseMs, 60_000);
+    const problem =
+      pttlMs === -1
+        ? `the lease key ${lease.key} (held by ${JSON.stringify(holder)}) has no expiry: no SCS can become active until it is deleted (redis-cli DEL ${lease.key})`
+        : pttlMs > bound
+          ? `the lease key ${lease.key} (held by ${JSON.stringify(holder)}) expires in ${pttlMs} ms, far beyond leaseMs (${this.timing.leaseMs}): no SCS set it`
+          : null;
+    if (problem === null) {
+      this.#clearLeaseProblem();
+      return;
+    }
+    if (problem !== this.#leaseProblem || monoMs() - this.#leaseProblemLoggedAt >= LEASE_PROBLEM_LOG_MS) {
+      this.#log.error({ key: lease.key, holder, pttlMs }, problem);
+      this.#leaseProblemLoggedAt = monoMs();
+    }
+    this.#leaseProblem = problem;
+  }
+
+  #clearLeaseProblem(): void {
+    if (this.#leaseProblem === null) return;
+    this.#log.info({ was: this.#leaseProblem }, 'lease key problem gone');
+    this.#leaseProblem = null;
+  }
+
+  /** What keeps this SCS from acting that an operator must fix (status `scs.problems`, /healthz). */
+  get problems(): string[] {
+    return [...(this.#leaseProblem === null ? [] : [this.#leaseProblem]), ...this.#logProblems.map((p) => `not acting: ${p}`), ...this.#logWarnings];
+  }
+
+  /**
+   * The streams' configurations and the log's continuity (decision 0015): a log truncated (a lowered
+   * max_msgs dropped its start silently), replaced or open to truncation is reported and never acted
+   * on: no claim, no effects (canAct), an active SCS steps down. Checked at start, before a claim
+   * and every LOG_CHECK_MS.
+   */
+  async #checkLog(): Promise<void> {
+    this.#logCheckedAt = monoMs();
+    // where the projection stands, read before the log: it can only have moved on since
+    const at = { lastSeq: this.state.lastSeq, epoch: this.state.epoch };
+    const infos = new Map<string, StreamInfo>();
+    for (const spec of streamSpecs) {
+      try {
+        infos.set(spec.name, await within(this.#jsm.streams.info(spec.name), this.timing.scsTimeoutMs, `stream ${spec.name} did not answer`));
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+      }
+    }
+    let claim: { subject: string } | null | 'unread' = 'unread';
+    if (at.epoch > 0) claim = await this.#jsm.streams.getMessage(EVENTS_STREAM, { seq: at.epoch }).catch(() => 'unread' as const);
+    const v = judgeLog(infos, at, claim, this.#logSeen);
+    this.#logSeen = v.seen;
+    const changed = v.blocking.join('\n') !== this.#logProblems.join('\n') || v.warnings.join('\n') !== this.#logWarnings.join('\n');
+    const now = monoMs();
+    if (changed || ((v.blocking.length > 0 || v.warnings.length > 0) && now - this.#logProblemsLoggedAt >= LEASE_PROBLEM_LOG_MS)) {
+      if (v.blocking.length > 0) this.#log.error({ problems: v.blocking }, 'the log is not the one decisions were made from (or may be cut at any time): not acting until it is restored');
+      if (v.warnings.length > 0) this.#log.warn({ problems: v.warnings }, 'streams configured otherwise than expected');
+      if (v.blocking.length === 0 && this.#logProblems.length > 0) this.#log.info('log problems gone');
+      this.#logProblemsLoggedAt = now;
+    }
+    this.#logProblems = v.blocking;
+    this.#logWarnings = v.warnings;
+    if (v.blocking.length > 0) this.#stepDown('the log was truncated, replaced or opened to truncation');
   }
 
   async #keepLeading(): Promise<void> {
@@ -576,18 +674,17 @@ export class ControlServer {
   /** Someone can act: this SCS, or another whose heartbeat (sent only while it holds the lease) is fresh. */
   #status(freshness: { caughtUp: boolean; logLastSeq: number | null }) {
     const acting = this.canAct() || monoMs() - this.#lastOtherScsHb < this.timing.scsTimeoutMs;
-    return statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
+    const doc = statusDoc(this.state, this.#detector.last, this.#o.id, acting, freshness);
+    const problems = this.problems;
+    return problems.length > 0 ? { ...doc, scs: { ...doc.scs, problems } } : doc;
   }
 
-  /** A document larger than the server's max_payload cannot be sent: the requester is told why. */
-  #respond(m: Msg, doc: unknown): void {
-    const data = codec.encode(doc);
+  /** A document larger than the server's max_payload cannot be sent whole: the part that matters first, with a note. */
+  #respond(m: Msg, doc: StatusDoc): void {
     const max = this.#o.nc.info?.max_payload;
-    if (max === undefined || data.length <= max) {
-      m.respond(data);
-      return;
-    }
-    m.respond(codec.encode({ error: `the status document is ${data.length} bytes, over the NATS server's max_payload (${max}); read it over HTTP (scs --http, GET /status)` }));
+    const fitted = max === undefined ? doc : fitStatus(doc, max);
+    if (fitted.truncated) this.#log.warn({ note: fitted.truncated.note }, 'status answered in part');
+    m.respond(codec.encode(fitted));
   }
 
   /**
@@ -621,7 +718,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? await this.#statusNow()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, problems: this.problems, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
