@@ -3,3 +3,4 @@ export * from './config.js';
 export * from './log.js';
 export * from './clock.js';
 export * from './nats.js';
+export * from './natsAuth.js';
