@@ -16,7 +16,7 @@ import {
   subjects,
   SWITCHOVERS_STREAM,
 } from '@ha/events';
-import { BIN, Cluster, until, type ClusterSpec } from '@ha/test';
+import { BIN, Cluster, spawnLogged, until, type ClusterSpec } from '@ha/test';
 import { stopChecked } from './invariants.js';
 
 const spec: ClusterSpec = {
@@ -206,6 +206,25 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     const lca = await run(BIN.lca, ['--host', 'host-a', '--nkey', missing], env);
     expect(lca.code).toBe(2);
     expect(lca.err).toContain(missing);
+  });
+
+  it('an lca or scs without an identity says so in one line, and is refused by a secure bus', async () => {
+    const env = { ...c.env, HA_STATE_DIR: join(c.dir, 'anon-state') };
+    const procs = [
+      spawnLogged('anon-lca', process.execPath, [BIN.lca, '--host', 'host-x'], join(c.dir, 'anon-lca.log'), env),
+      spawnLogged('anon-scs', process.execPath, [BIN.scs, '--id', 'scs-anon'], join(c.dir, 'anon-scs.log'), env),
+    ];
+    try {
+      for (const p of procs) {
+        const log = await until(`${p.name} refused`, () => {
+          const text = readFileSync(p.logFile, 'utf8');
+          return /Authorization Violation/i.test(text) ? text : undefined;
+        });
+        expect(log.split('\n').filter((l) => l.includes('no NATS identity'))).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    }
   });
 
   it('after every attack, failover still works', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +128,8 @@ export class Cluster {
       execFileSync(process.execPath, [BIN.hactl, 'secure', 'init', '--config', configPath, '--out', join(dir, IDENTITIES)], { stdio: 'ignore' });
       natsOpts = { ...spec.nats, extra: `${spec.nats?.extra ?? ''}\ninclude "${IDENTITIES}/auth.conf"\n` };
     }
-    const [nats, redis] = await Promise.all([NatsServer.start(dir, natsOpts), RedisServer.start(dir)]);
+    const redisArgs = spec.secure ? ['--aclfile', join(dir, IDENTITIES, 'redis-users.acl')] : [];
+    const [nats, redis] = await Promise.all([NatsServer.start(dir, natsOpts), RedisServer.start(dir, redisArgs)]);
     const c = new Cluster(dir, nats, redis, configPath, spec, config);
     c.nc = await c.connectAs('admin', { maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     for (let i = 1; i <= (spec.scs ?? 2); i++) c.startScs(`scs-${i}`, spec.scsHttp ? `127.0.0.1:${await freePort()}` : undefined);
@@ -160,8 +161,16 @@ export class Cluster {
     return connect({ ...authOptions(auth, [this.nats.url]), ...more });
   }
 
+  /** The Redis URL with the credentials of a Redis ACL user (`scs`, `admin`) of a secure cluster; plain otherwise. */
+  redisUrlAs(user: 'scs' | 'admin'): string {
+    if (!this.spec.secure) return this.redis.url;
+    const line = readFileSync(join(this.dir, IDENTITIES, 'redis-passwords'), 'utf8').split('\n').find((l) => l.startsWith(`${user} `));
+    if (!line) throw new Error(`no Redis password for ${user}`);
+    return this.redis.url.replace('redis://', `redis://${user}:${encodeURIComponent(line.slice(user.length + 1))}@`);
+  }
+
   get env(): NodeJS.ProcessEnv {
-    return { HA_NATS_URL: this.nats.url, HA_REDIS_URL: this.redis.url, HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
+    return { HA_NATS_URL: this.nats.url, HA_REDIS_URL: this.redisUrlAs('scs'), HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
   }
 
   /** Starts an SCS; `natsUrl` lets a test give it a NATS user of its own. */
