@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { createUser } from '@nats-io/nkeys';
 import {
   codec,
   COMMANDS_STREAM,
@@ -23,6 +24,8 @@ const spec: ClusterSpec = {
   secure: true,
   hosts: ['host-a', 'host-b'],
   pairs: [{ primary: 'a1', backup: 'b1', primaryHost: 'host-a', backupHost: 'host-b' }],
+  // nothing here is about host loss: a host whose LCA starts slowly on a busy machine must not be lost
+  timing: { hostTimeoutMs: 2000 },
 };
 
 /** Runs a bin to completion (async: the test process keeps serving its NATS connection). */
@@ -203,6 +206,14 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     const l = await run(BIN.hactl, ['status', '--nkey', loose], env);
     expect(l.code, l.err).toBe(0);
     expect(l.err).toMatch(/can be read by others/);
+    const anon = await run(BIN.hactl, ['status'], env);
+    expect(anon.code).toBe(2);
+    expect(anon.err).toMatch(/^hactl: NATS refused an anonymous connection: .*--nkey/);
+    const stranger = join(c.dir, 'stranger.nk');
+    writeFileSync(stranger, new TextDecoder().decode(createUser().getSeed()) + '\n', { mode: 0o600 });
+    const s = await run(BIN.hactl, ['status', '--nkey', stranger], env);
+    expect(s.code).toBe(2);
+    expect(s.err).toContain(`NATS refused the identity in ${stranger}`);
     const lca = await run(BIN.lca, ['--host', 'host-a', '--nkey', missing], env);
     expect(lca.code).toBe(2);
     expect(lca.err).toContain(missing);

@@ -1,4 +1,4 @@
-import { authFlags, connectOnce, DEFAULT_NATS_URL, loadConfigFile, natsAuthFrom, redactUrl, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { authFlags, authRefusal, connectOnce, isAuthRefusal, DEFAULT_NATS_URL, loadConfigFile, natsAuthFrom, redactUrl, parseArgs, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
 import { codec, isToken, StatusDocSchema, subjects } from '@ha/events';
 import { formatStatus } from './format.js';
 import { request } from './request.js';
@@ -80,7 +80,7 @@ runMain('hactl', async () => {
       const scs = str(args.flags['scs']);
       if (scs !== undefined && !isToken(scs)) throw new UsageError(`--scs wants an SCS id (letters, digits, - and _), got ${JSON.stringify(scs)}`);
       const subject = scs === undefined ? subjects.status : subjects.statusOf(scs);
-      const nc = await connectOnce(url, 'hactl', auth).catch((e: Error) => fail(`cannot reach NATS at ${redactUrl(url)}: ${e.message}`));
+      const nc = await connectOnce(url, 'hactl', auth).catch((e: Error) => fail(isAuthRefusal(e) ? authRefusal(auth) : `cannot reach NATS at ${redactUrl(url)}: ${e.message}`));
       try {
         const reply = await nc.request(subject, codec.encode({}), { timeout }).catch((e: Error) =>
           fail(/no responders/i.test(e.message) ? `no SCS answered on ${subject} (is ${scs === undefined ? 'an scs' : `scs ${scs}`} running?)` : `no answer on ${subject}: ${e.message}`),
@@ -102,7 +102,7 @@ runMain('hactl', async () => {
       const [pair, extra] = rest;
       if (!pair) throw new UsageError(`${cmd} needs a pair, e.g. hactl ${cmd} counter-a`);
       if (extra) throw new UsageError(`${cmd} takes one pair, got also ${extra}`);
-      const nc = await connectOnce(url, 'hactl', auth).catch((e: Error) => fail(`cannot reach NATS at ${redactUrl(url)}: ${e.message}`));
+      const nc = await connectOnce(url, 'hactl', auth).catch((e: Error) => fail(isAuthRefusal(e) ? authRefusal(auth) : `cannot reach NATS at ${redactUrl(url)}: ${e.message}`));
       try {
         const r = await request(nc, cmd, pair, timeout);
         (r.code === 2 ? process.stderr : process.stdout).write(r.code === 2 ? `hactl: ${r.message}\n` : r.message + '\n');

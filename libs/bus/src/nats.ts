@@ -14,7 +14,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { PRIMARIES_BUCKET, streamSpecs, type StreamSpec } from '@ha/events';
 import type { Logger } from './log.js';
 import { sleep } from './clock.js';
-import { authOptions, NO_AUTH, type NatsAuth } from './natsAuth.js';
+import { authOptions, authRefusal, isAuthRefusal, NO_AUTH, type NatsAuth } from './natsAuth.js';
 
 export type { Msg, NatsConnection, KV, StoredMsg };
 
@@ -98,7 +98,7 @@ export const connectForever = async (url: string, name: string, log: Logger, sto
       return nc;
     } catch (e) {
       if (stopped()) throw e;
-      if (!said) log.warn({ url: redactUrl(url), err: (e as Error).message }, 'NATS unreachable; retrying');
+      if (!said) log.warn({ url: redactUrl(url), err: (e as Error).message }, isAuthRefusal(e) ? `${authRefusal(auth)}; retrying` : 'NATS unreachable; retrying');
       said = true;
       await sleep(250);
     }

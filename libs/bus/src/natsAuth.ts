@@ -94,3 +94,12 @@ export const authOptions = (auth: NatsAuth, servers: readonly string[]): Partial
   if (auth.tls || wantsTls) out.tls = { ...(auth.tls ?? {}) };
   return out;
 };
+
+/** True when the server refused the client's credentials (rather than being unreachable). */
+export const isAuthRefusal = (e: unknown): boolean => e instanceof Error && /authorization violation|authentication/i.test(e.message);
+
+/** One line for a connection refused because of its identity: which identity, and what to check. */
+export const authRefusal = (auth: NatsAuth): string =>
+  auth.nkeyFile
+    ? `NATS refused the identity in ${auth.nkeyFile} (public key ${auth.publicKey ?? '?'}): is it in the server's auth.conf?`
+    : 'NATS refused an anonymous connection: give this process its identity with --nkey <seed file> or HA_NATS_NKEY';
