@@ -60,6 +60,17 @@ const subscribeDenied = async (nc: NatsConnection, subject: string): Promise<voi
   expect((closed as Error).message).toContain(subject);
 };
 
+/**
+ * What the product's own processes were refused (the server logs `Publish Violation - Nkey "U...",
+ * Subject "..."` and `Subscription Violation`, with the client's name). An LCA that starts before the
+ * SCS made the streams tries to make them and is refused: nothing else may be.
+ */
+const processViolations = (c: Cluster): string[] =>
+  readFileSync(c.nats.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /"v[\d.]+:nats\.js:(lca-|scs:)[^"]*" - (Publish|Subscription) Violation/.test(l))
+    .filter((l) => !/lca-host-.*Publish Violation.*Subject "\$JS\.API\.STREAM\.CREATE\./.test(l));
+
 const forgedExit = { type: 'AppExited', v: 1, host: 'host-a', lca: 1, n: 999, app: 'a1', incarnation: 1, code: null, signal: 'SIGKILL', cause: 'exit' };
 
 describe('a cluster with identities on the bus (DESIGN 3b)', () => {
@@ -92,9 +103,22 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     const kv = await new Kvm(c.nc).open(PRIMARIES_BUCKET);
     await until('KV names b1', async () => PrimaryEntrySchema.parse((await kv.get('a1'))?.json()).app === 'b1');
     await c.waitStatus('a1 restarted as backup', (s) => (c.app(s, 'a1').status === 'started' && c.app(s, 'a1').role === 'backup' ? s : undefined));
-    // an LCA that starts before the SCS made the streams tries to make them and is refused: nothing else
-    const violations = readFileSync(c.nats.logFile, 'utf8').split('\n').filter((l) => /permissions violation/i.test(l));
-    expect(violations.filter((l) => !/lca-host-.*Publish to "\$JS\.API\.STREAM\.CREATE\./.test(l))).toEqual([]);
+    expect(processViolations(c)).toEqual([]);
+  });
+
+  it('a lost host (LCA and applications stopped) is failed over, and its old primary demoted when it returns', async () => {
+    const s = await c.status();
+    const lca = c.lcas.get('host-b')!;
+    const b1 = c.app(s, 'b1').pid!;
+    const sw = c.nextSwitchover('a1');
+    lca.signal('SIGSTOP');
+    process.kill(b1, 'SIGSTOP');
+    expect(await sw).toMatchObject({ reason: 'host-lost', to: { app: 'a1', host: 'host-a' } });
+    process.kill(b1, 'SIGCONT');
+    lca.signal('SIGCONT');
+    await c.waitStatus('host-b up again with b1 demoted', (st) =>
+      st.hosts.find((h) => h.id === 'host-b')?.lca === 'up' && c.app(st, 'b1').role === 'backup' && c.app(st, 'b1').status === 'started' ? st : undefined);
+    expect(processViolations(c)).toEqual([]);
   });
 
   it('refuses anonymous connections', async () => {
@@ -149,6 +173,15 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     expect(JSON.parse(s.string())).toHaveProperty('pairs');
     const kv = await new Kvm(rd).open(PRIMARIES_BUCKET);
     expect(PrimaryEntrySchema.parse((await kv.get('a1'))?.json()).pair).toBe('a1');
+    // following the primaries: a KV watch (an ordered consumer on the bucket's stream)
+    const w = await kv.watch({ key: 'a1' });
+    for await (const e of w) {
+      expect(PrimaryEntrySchema.parse(e.json()).pair).toBe('a1');
+      break;
+    }
+    // and the operator reads the log through a consumer of its own
+    const first = await (await jetstream(op).consumers.get(EVENTS_STREAM)).next({ expires: 2000 });
+    expect(first?.seq).toBe(1);
   });
 
   it('only the SCS writes KV ha_primaries and answers status requests', async () => {
@@ -187,9 +220,12 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     const refused = await run(BIN.hactl, ['switchover', 'a1', '--timeout', '3000'], { ...env, HA_NATS_NKEY: c.seedFile('reader') });
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/permissions violation/i);
+    const from = await c.waitStatus('a1 settled with both members started', (x) => (x.pairs[0]?.state === 'ok' && x.applications.every((a) => a.status === 'started') ? x.pairs[0].current : undefined));
+    const to = from === 'a1' ? 'b1' : 'a1';
     const ok = await run(BIN.hactl, ['switchover', 'a1'], { ...env, HA_NATS_NKEY: c.seedFile('operator') });
     expect(ok.code, ok.err).toBe(0);
-    expect(ok.out).toMatch(/switched over a1: b1@host-b -> a1@host-a \(manual/);
+    expect(ok.out).toContain(`switched over a1: ${from}@`);
+    expect(ok.out).toMatch(new RegExp(`-> ${to}@host-\\w \\(manual`));
     const missing = join(c.dir, 'no-such.nk');
     const bad = await run(BIN.hactl, ['status', '--nkey', missing], env);
     expect(bad.code).toBe(2);
@@ -238,10 +274,24 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     }
   });
 
-  it('after every attack, failover still works', async () => {
-    const before = await c.waitStatus('a1 primary again, b1 backup started', (s) => (s.pairs[0]?.current === 'a1' && c.app(s, 'b1').status === 'started' ? s : undefined));
+  it('after every attack, and with the next command and announcement ids pre-published by others, failover still works', async () => {
+    const before = await c.waitStatus('a1 settled with both members started', (s) => (s.pairs[0]?.state === 'ok' && s.applications.every((a) => a.status === 'started') ? s : undefined));
+    const victim = before.pairs[0]!.current!;
+    const heir = victim === 'a1' ? 'b1' : 'a1';
+    // JetStream drops a message whose id it has seen: a forged command stored under the id of the
+    // SCS's next promotion (`<epoch>:cmd:<cause seq>:0`), or an announcement under `sw:<pair>:<cause
+    // seq>`, would make the real one vanish. Only the SCS may publish there.
+    const last = (await (await jetstreamManager(c.nc)).streams.info(EVENTS_STREAM)).state.last_seq;
+    for (const id of ['host-host-b', 'operator', 'reader']) {
+      const js = jetstream(await as(id));
+      for (let seq = last + 1; seq <= last + 10; seq++) {
+        await denied(js.publish(subjects.command('host-b', 'b1'), codec.encode({ type: 'DemoteApp', v: 1 }), { msgID: `${before.scs.epoch}:cmd:${seq}:0` }), 'ha.cmd.host-b.b1');
+        await denied(js.publish(subjects.switchoverStored('a1'), codec.encode({ pair: 'a1' }), { msgID: `sw:a1:${seq}` }), 'ha.sw.a1');
+      }
+    }
     const sw = c.nextSwitchover('a1');
-    process.kill(c.app(before, 'a1').pid!, 'SIGKILL');
-    expect(await sw).toMatchObject({ to: { app: 'b1' }, reason: 'process-exit' });
+    process.kill(c.app(before, victim).pid!, 'SIGKILL');
+    expect(await sw).toMatchObject({ to: { app: heir }, reason: 'process-exit' });
+    expect(processViolations(c)).toEqual([]);
   });
 });
