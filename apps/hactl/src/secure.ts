@@ -101,3 +101,23 @@ export const secureInit = (config: Pick<ClusterConfig, 'cluster' | 'hosts'>, out
   writeFileSync(aclFile, renderRedisAcl(config.cluster, passwords)); // password hashes only: the Redis server must read it
   return { identities: made, files: [authFile, ...made.map((m) => m.seedFile), aclFile, pwFile] };
 };
+
+/**
+ * Every identity's permissions as markdown, with `<id>` for the host and `<inbox>` for the
+ * identity's inbox prefix: the block docs/security.md shows (a unit test keeps the two equal).
+ */
+export const describePermissions = (): string => {
+  const ids: Identity[] = [{ kind: 'host', host: 'HOSTID' }, ...SERVICE_IDENTITIES.map((k): Identity => ({ kind: k }))];
+  const show = (s: string) => '`' + s.replaceAll('HOSTID', '<id>').replaceAll('_INBOX.PUBKEY', '<inbox>') + '`';
+  return ids
+    .map((i) => {
+      const p = permissionsOf(i, 'PUBKEY');
+      return [
+        `- **${identityName(i).replace('HOSTID', '<id>')}**`,
+        `  - publish: ${p.publish.map(show).join(', ')}`,
+        `  - subscribe: ${p.subscribe.map(show).join(', ')}`,
+        ...(p.allowResponses ? ['  - answers requests it received (`allow_responses`)'] : []),
+      ].join('\n');
+    })
+    .join('\n');
+};

@@ -1,11 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fromSeed } from '@nats-io/nkeys';
 import { readNkeySeed } from '@ha/bus';
 import { inboxPrefix } from '@ha/events';
-import { leaseKey, secureInit, SecureInitError } from './secure.js';
+import { describePermissions, leaseKey, secureInit, SecureInitError } from './secure.js';
 
 const config = { cluster: 'demo', hosts: [{ id: 'host-a' }, { id: 'host-b' }] };
 
@@ -96,5 +97,11 @@ describe('hactl secure init', () => {
     const again = secureInit(config, out, true);
     expect(readFileSync(again.identities[0]!.seedFile, 'utf8')).not.toBe(before);
     expect(statSync(join(out, 'scs.nk')).mode & 0o777).toBe(0o600);
+  });
+
+  it('agrees with docs/security.md, subject by subject', () => {
+    const doc = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/security.md'), 'utf8');
+    const block = /<!-- permissions:begin -->\n([\s\S]*?)\n<!-- permissions:end -->/.exec(doc)?.[1];
+    expect(block).toBe(describePermissions());
   });
 });
