@@ -295,3 +295,20 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     expect(processViolations(c)).toEqual([]);
   });
 });
+
+describe('a secure cluster whose LCAs start before any SCS', () => {
+  it('LCAs wait for the SCS to create the streams (they may not), then everything comes up', async () => {
+    const c = await Cluster.start({ ...spec, scs: 0 }, { waitReady: false });
+    try {
+      for (const p of c.lcas.values()) await until(`${p.name} refused the stream creation`, () => readFileSync(p.logFile, 'utf8').includes('cannot create the streams'));
+      c.startScs('scs-1');
+      await c.waitReady();
+      const refused = readFileSync(c.nats.logFile, 'utf8').split('\n').filter((l) => /Publish Violation/.test(l));
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((l) => /nats\.js:lca-host-.*Subject "\$JS\.API\.STREAM\.CREATE\./.test(l))).toBe(true);
+      expect(processViolations(c).length).toBe(0);
+    } finally {
+      await stopChecked(c);
+    }
+  });
+});
