@@ -26,7 +26,7 @@ commands:
   pause <pair>           failures of the pair are shown, nothing is done automatically
   resume <pair>          automatic handling again
   secure init --config <cluster file> --out <dir> [--force]
-                         writes the identities of DESIGN 3b: auth.conf (an authorization block to
+                         writes the identities of the bus (docs/security.md): auth.conf (an authorization block to
                          include in nats-server's configuration: public keys and permissions), one
                          nkey seed per identity (host-<id>.nk, scs.nk, operator.nk, reader.nk,
                          admin.nk; mode 0600, never printed), redis-users.acl and redis-passwords
