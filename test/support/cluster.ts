@@ -1,8 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { authOptions, readNkeySeed } from '@ha/bus';
 import { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
 import { AnnouncementSchema, codec, EVENTS_STREAM, StatusDocSchema, subjects, type Announcement, type StatusDoc } from '@ha/events';
 import { NatsServer, type NatsServerOptions } from './natsServer.js';
@@ -18,6 +20,9 @@ export const BIN = {
   scs: join(ROOT, 'apps/scs/bin/scs.js'),
   hactl: join(ROOT, 'apps/hactl/bin/hactl.js'),
 } as const;
+
+/** Where a secure cluster's identities are, under its directory. */
+const IDENTITIES = 'identities';
 
 /** Short timings for tests and the demo: failures are seen within a second. */
 export const FAST_TIMING = { heartbeatMs: 100, hostTimeoutMs: 600, fenceMs: 300, appPingMs: 100, appTimeoutMs: 600, leaseMs: 1200, scsTimeoutMs: 500, promoteTimeoutMs: 1500 };
@@ -44,6 +49,11 @@ export type ClusterSpec = {
   portBase?: number;
   /** Options of the cluster's nats-server (a configuration file with users, for instance). */
   nats?: NatsServerOptions;
+  /**
+   * Identities on the bus (DESIGN 3b): `hactl secure init` writes them to `<dir>/identities`, the
+   * nats-server includes its `auth.conf`, and every process connects with its own `--nkey`.
+   */
+  secure?: boolean;
 };
 
 /** A base port with 1000 free ports after it (probed coarsely), so that clusters do not collide. */
@@ -111,12 +121,19 @@ export class Cluster {
 
   static async start(spec: ClusterSpec, opts: { waitReady?: boolean; prepare?: (c: Cluster) => Promise<void> } = {}): Promise<Cluster> {
     const dir = spec.dir ?? mkdtempSync(join(tmpdir(), 'ha-cluster-'));
-    const [nats, redis] = await Promise.all([NatsServer.start(dir, spec.nats), RedisServer.start(dir)]);
     const configPath = join(dir, 'cluster.json');
     const config = Cluster.config(spec, dir, spec.portBase ?? (await freePortBase()));
     writeFileSync(configPath, JSON.stringify(config, null, 2));
+    let natsOpts = spec.nats;
+    if (spec.secure) {
+      execFileSync(process.execPath, [BIN.hactl, 'secure', 'init', '--config', configPath, '--out', join(dir, IDENTITIES)], { stdio: 'ignore' });
+      natsOpts = { ...spec.nats, extra: `${spec.nats?.extra ?? ''}\ninclude "${IDENTITIES}/auth.conf"\n` };
+    }
+    const redisArgs = spec.secure ? ['--aclfile', join(dir, IDENTITIES, 'redis-users.acl')] : [];
+    const [nats, redis] = await Promise.all([NatsServer.start(dir, natsOpts), RedisServer.start(dir, redisArgs)]);
     const c = new Cluster(dir, nats, redis, configPath, spec, config);
-    c.nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    if (spec.secure) nats.evidenceAuth = authOptions(readNkeySeed(c.seedFile('admin'), () => undefined), [nats.url]);
+    c.nc = await c.connectAs('admin', { maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     for (let i = 1; i <= (spec.scs ?? 2); i++) c.startScs(`scs-${i}`, spec.scsHttp ? `127.0.0.1:${await freePort()}` : undefined);
     try {
       await opts.prepare?.(c);
@@ -124,21 +141,46 @@ export class Cluster {
       if (opts.waitReady ?? true) await c.waitReady();
     } catch (e) {
       // A cluster that did not come up leaves nothing running, and its evidence behind.
-      await saveEvidence(nats.url, dir);
+      await saveEvidence(nats.url, dir, nats.evidenceAuth);
       await c.stop();
       throw new Error(`${(e as Error).message} (logs in ${dir})`);
     }
     return c;
   }
 
+  /** The seed file of an identity (`host-<id>`, `scs`, `operator`, `reader`, `admin`) of a secure cluster. */
+  seedFile(identity: string): string {
+    if (!this.spec.secure) throw new Error('this cluster has no identities (spec.secure)');
+    return join(this.dir, IDENTITIES, `${identity}.nk`);
+  }
+
+  /** `--nkey <file>` for an identity when the cluster is secure, nothing otherwise. */
+  nkeyArgs(identity: string): string[] {
+    return this.spec.secure ? ['--nkey', this.seedFile(identity)] : [];
+  }
+
+  /** A connection as `identity` (anonymous when the cluster is not secure). */
+  async connectAs(identity: string, more: { maxReconnectAttempts?: number; reconnectTimeWait?: number } = {}): Promise<NatsConnection> {
+    const auth = this.spec.secure ? readNkeySeed(this.seedFile(identity), () => undefined) : {};
+    return connect({ ...authOptions(auth, [this.nats.url]), ...more });
+  }
+
+  /** The Redis URL with the credentials of a Redis ACL user (`scs`, `admin`) of a secure cluster; plain otherwise. */
+  redisUrlAs(user: 'scs' | 'admin'): string {
+    if (!this.spec.secure) return this.redis.url;
+    const line = readFileSync(join(this.dir, IDENTITIES, 'redis-passwords'), 'utf8').split('\n').find((l) => l.startsWith(`${user} `));
+    if (!line) throw new Error(`no Redis password for ${user}`);
+    return this.redis.url.replace('redis://', `redis://${user}:${encodeURIComponent(line.slice(user.length + 1))}@`);
+  }
+
   get env(): NodeJS.ProcessEnv {
-    return { HA_NATS_URL: this.nats.url, HA_REDIS_URL: this.redis.url, HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
+    return { HA_NATS_URL: this.nats.url, HA_REDIS_URL: this.redisUrlAs('scs'), HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
   }
 
   /** Starts an SCS; `natsUrl` lets a test give it a NATS user of its own. */
   startScs(id: string, http?: string, natsUrl?: string): Proc {
     const env = natsUrl ? { ...this.env, HA_NATS_URL: natsUrl } : this.env;
-    const p = spawnLogged(id, process.execPath, [BIN.scs, '--id', id, '--config', this.configPath, ...(http ? ['--http', http] : [])], join(this.dir, `${id}.${++this.#n}.log`), env);
+    const p = spawnLogged(id, process.execPath, [BIN.scs, '--id', id, '--config', this.configPath, ...this.nkeyArgs('scs'), ...(http ? ['--http', http] : [])], join(this.dir, `${id}.${++this.#n}.log`), env);
     if (http) this.http.set(id, http);
     this.scs.set(id, p);
     return p;
@@ -148,7 +190,7 @@ export class Cluster {
   startLca(host: string, natsUrl?: string): Proc {
     const url = natsUrl ?? this.lcaUrls.get(host);
     const env = url ? { ...this.env, HA_NATS_URL: url } : this.env;
-    const p = spawnLogged(`lca-${host}`, process.execPath, [BIN.lca, '--host', host], join(this.dir, `lca-${host}.${++this.#n}.log`), env);
+    const p = spawnLogged(`lca-${host}`, process.execPath, [BIN.lca, '--host', host, ...this.nkeyArgs(`host-${host}`)], join(this.dir, `lca-${host}.${++this.#n}.log`), env);
     this.lcas.set(host, p);
     return p;
   }

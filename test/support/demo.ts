@@ -1,5 +1,6 @@
 // `npm run demo`: a whole cluster on this machine, natively: its own nats-server and redis-server on
-// free ports, two SCS, three hosts (one LCA each), two warm pairs of counter-servers (SDK).
+// free ports, two SCS, three hosts (one LCA each), two warm pairs of counter-servers (SDK). Secure by
+// default: identities are generated into the demo's directory and every process uses its own.
 import { join, resolve } from 'node:path';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,19 +16,22 @@ const SERVER = join(ROOT, 'examples/counter-server/dist/main.js');
 const main = async (): Promise<void> => {
   const dir = mkdtempSync(join(tmpdir(), 'ha-demo-'));
   process.stdout.write(`starting nats-server, redis-server, 2 SCS and 3 LCAs (logs in ${dir}) ...\n`);
-  const c = await Cluster.start(demoSpec(SERVER, dir));
+  const c = await Cluster.start({ ...demoSpec(SERVER, dir), secure: true });
   const s = await c.status();
   const pidOf = (id: string) => s.applications.find((a) => a.id === id)?.pid ?? '?';
-  const hactl = `HA_NATS_URL=${c.nats.url} node ${BIN.hactl}`;
+  const hactl = `HA_NATS_URL=${c.nats.url} HA_NATS_NKEY=${c.seedFile('operator')} node ${BIN.hactl}`;
   process.stdout.write(`
 The demo cluster is up: hosts host-a, host-b, host-c; pairs web-a/web-b and api-b/api-c.
   NATS   ${c.nats.url}
-  Redis  ${c.redis.url}
+  Redis  ${c.redis.url}   (ACL from redis-users.acl: default user off, the SCS logs in as scs)
   SCS    ${[...c.http.entries()].map(([id, h]) => `${id}: http://${h}/status`).join('   ')}
   config ${c.configPath}
+  identities on: hactl secure init wrote ${join(dir, 'identities')} (auth.conf included by nats-server,
+         one nkey seed per host, scs, operator, reader, admin); every process connects with its own
+         --nkey and anonymous clients are refused. hactl below runs as the operator.
 
 Watch it:
-  ${hactl} status            (or: npx hactl status, with HA_NATS_URL set as shown)
+  ${hactl} status            (or: npx hactl status, with HA_NATS_URL and HA_NATS_NKEY set as shown)
   ${hactl} status --json
 Use the service (counter-server: writes go to the primary, the backup refuses them):
   curl -X POST http://${c.endpoint('web-a')}/incr        curl -X POST http://${c.endpoint('web-b')}/incr   (409: backup)

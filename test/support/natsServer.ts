@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { createConnection } from 'node:net';
 import { freePort, until } from './ports.js';
 import { spawnLogged, type Proc } from './processes.js';
 import { evidenceWanted, failuresSoFar, saveEvidence } from './evidence.js';
@@ -17,11 +17,21 @@ export type NatsServerOptions = {
   extra?: string;
 };
 
+const greets = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.setTimeout(500, () => { s.destroy(); resolve(false); });
+    s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('INFO ')); });
+    s.on('error', () => resolve(false));
+  });
+
 /** A throw-away `nats-server -js` on a free loopback port with its own store; restartable on the same port. */
 export class NatsServer {
   #proc: Proc | undefined;
   /** Tests failed before this server started: a later failure has its streams saved at `stop`. */
   readonly #failuresAtStart = failuresSoFar();
+  /** Connection options (an admin identity) to read the streams for evidence, when the server has identities. */
+  evidenceAuth: Record<string, unknown> = {};
   private constructor(
     readonly port: number,
     readonly storeDir: string,
@@ -71,11 +81,10 @@ export class NatsServer {
     const conf = this.configFile ? ['-c', this.configFile] : ['-js', '-sd', this.storeDir];
     this.#proc = spawnLogged('nats-server', 'nats-server', [...conf, '-a', '127.0.0.1', '-p', String(this.port)], this.logFile);
     const proc = this.#proc;
+    // up once it greets a client with INFO: a server with identities or TLS refuses a plain anonymous client
     await until(`nats-server on ${this.port}`, async () => {
       if (!proc.running) throw new Error(`nats-server exited; see ${this.logFile}`);
-      const nc = await connect({ servers: this.url, timeout: 500 });
-      await nc.close();
-      return true;
+      return greets(this.port);
     }, 15_000, 50);
   }
 
@@ -86,7 +95,7 @@ export class NatsServer {
 
   /** Stops the server; if a test failed meanwhile, first saves its streams as evidence (evidence.ts). */
   async stop(): Promise<void> {
-    if (this.#proc?.running && evidenceWanted(this.#failuresAtStart)) await saveEvidence(this.url, this.dir);
+    if (this.#proc?.running && evidenceWanted(this.#failuresAtStart)) await saveEvidence(this.url, this.dir, this.evidenceAuth);
     await this.#proc?.stop('SIGTERM');
   }
 }

@@ -1,13 +1,18 @@
-import { connectOnce, DEFAULT_NATS_URL, defaultUrlNotes, redactUrl, parseArgs, runMain, str, usage, UsageError, type FlagSpec, type NatsConnection } from '@ha/bus';
+import { authFlags, authRefusal, connectOnce, isAuthRefusal, DEFAULT_NATS_URL, defaultUrlNotes, loadConfigFile, natsAuthFrom, redactUrl, parseArgs, runMain, str, usage, UsageError, type FlagSpec, type NatsConnection } from '@ha/bus';
 import { codec, isToken, StatusDocSchema, subjects } from '@ha/events';
 import { formatStatus } from './format.js';
 import { request } from './request.js';
+import { secureInit, SecureInitError } from './secure.js';
 
 const FLAGS: FlagSpec = {
   nats: { value: true, help: 'NATS URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
   json: { value: false, help: 'status: print the status document as JSON' },
   scs: { value: true, help: 'status: ask this SCS (by id) instead of the first to answer' },
   timeout: { value: true, help: 'milliseconds to wait for an answer (status 3000, switchover/pause/resume 15000)' },
+  ...authFlags,
+  config: { value: true, help: 'secure init: the cluster file whose hosts get identities' },
+  out: { value: true, help: 'secure init: directory for auth.conf, the seeds and the Redis ACL' },
+  force: { value: false, help: 'secure init: replace identities already in --out' },
 };
 
 const ABOUT = `Operator CLI.
@@ -20,6 +25,14 @@ commands:
                          backup is promoted; waits for the announcement (reason manual)
   pause <pair>           failures of the pair are shown, nothing is done automatically
   resume <pair>          automatic handling again
+  secure init --config <cluster file> --out <dir> [--force]
+                         writes the identities of the bus (docs/security.md): auth.conf (an authorization block to
+                         include in nats-server's configuration: public keys and permissions), one
+                         nkey seed per identity (host-<id>.nk, scs.nk, operator.nk, reader.nk,
+                         admin.nk; mode 0600, never printed), redis-users.acl and redis-passwords
+
+Every command that connects takes --nkey <seed file> (or HA_NATS_NKEY) and the TLS options;
+a tls:// URL asks for TLS.
 
 exit codes: 0 done, 1 refused (the reason is printed), 2 usage error, timeout or no connection`;
 
@@ -36,11 +49,35 @@ runMain('hactl', async () => {
     if (!cmd && !args.help) process.exit(2);
     return;
   }
+  if (cmd === 'secure') {
+    const [sub, extra] = rest;
+    if (sub !== 'init') throw new UsageError(`secure wants a subcommand: hactl secure init --config <file> --out <dir>`);
+    if (extra) throw new UsageError(`secure init takes no argument, got ${extra}`);
+    const configPath = str(args.flags['config']);
+    const out = str(args.flags['out']);
+    if (!configPath || !out) throw new UsageError('secure init needs --config <cluster file> and --out <dir>');
+    const config = await loadConfigFile(configPath);
+    try {
+      const r = secureInit(config, out, args.flags['force'] === true);
+      process.stdout.write(
+        `identities of cluster ${config.cluster} written to ${out}:\n` +
+          r.identities.map((i) => `  ${i.name.padEnd(16)} ${i.publicKey}  ${i.seedFile}\n`).join('') +
+          `include ${r.files[0] ?? ''} from nats-server's configuration; load redis-users.acl with Redis's aclfile.\n`,
+      );
+    } catch (e) {
+      if (e instanceof SecureInitError) fail(e.message);
+      throw e;
+    }
+    return;
+  }
+  const auth = natsAuthFrom(args.flags, (msg) => process.stderr.write(`hactl: warning: ${msg}\n`));
   const url = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
   // which URL it uses when none was given: on stderr, and within the one line of a failure to connect
   const [note] = defaultUrlNotes(args, FLAGS, ['nats']);
   const connect = async (): Promise<NatsConnection> => {
-    const nc = await connectOnce(url, 'hactl').catch((e: Error) => fail(`cannot reach NATS at ${redactUrl(url)}: ${e.message}${note ? ` (${note})` : ''}`));
+    const nc = await connectOnce(url, 'hactl', auth).catch((e: Error) =>
+      fail(isAuthRefusal(e) ? authRefusal(auth) : `cannot reach NATS at ${redactUrl(url)}: ${e.message}${note ? ` (${note})` : ''}`),
+    );
     if (note) process.stderr.write(`hactl: ${note}\n`);
     return nc;
   };

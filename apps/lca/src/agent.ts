@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { KV, Logger, NatsConnection } from '@ha/bus';
+import type { KV, Logger, NatsAuth, NatsConnection } from '@ha/bus';
 import { connectForever, ensureStreams, monoMs, openPrimaries, sleep } from '@ha/bus';
 import { TimingSchema, type ClusterConfig } from '@ha/events';
 import { ClaimTracker } from './claims.js';
@@ -20,6 +20,8 @@ import { ProbeManager } from './probes.js';
 export type LcaOptions = Readonly<{
   host: string;
   natsUrl: string;
+  /** `--nkey` / `--tls-*`; none: an anonymous connection. */
+  natsAuth?: NatsAuth;
   dir: StateDir;
   /** `--config`: used only until the log holds a `ConfigApplied`. */
   fileConfig: ClusterConfig | null;
@@ -81,7 +83,7 @@ export class Lca {
     writePidfile(dir.lcaPidfile, process.pid, 'as-now');
     log.info({ bootId: this.bootId, stateDir: dir.root, ended }, 'LCA starting');
 
-    const nc = await connectForever(this.o.natsUrl, `lca-${host}`, log, () => this.#stopping);
+    const nc = await connectForever(this.o.natsUrl, `lca-${host}`, log, () => this.#stopping, this.o.natsAuth);
     this.#nc = nc;
     this.#connected = true;
     void this.#watchStatus(nc);

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import {
   DEFAULT_NATS_URL,
   UsageError,
+  authFlags,
+  natsAuthFrom,
   createLogger,
   defaultUrlNotes,
   loadConfigFile,
@@ -21,9 +23,10 @@ const spec: FlagSpec = {
   nats: { value: true, help: 'NATS server URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
   config: { value: true, help: 'cluster file used until the log holds a configuration' },
   'state-dir': { value: true, help: 'pidfiles, application logs and sockets', env: 'HA_STATE_DIR', default: join(tmpdir(), 'ha-lca') },
+  ...authFlags,
 };
 
-const SYNOPSIS = 'lca --host <id> [--nats <url>] [--config <file>] [--state-dir <dir>]';
+const SYNOPSIS = 'lca --host <id> [--nats <url>] [--nkey <file>] [--config <file>] [--state-dir <dir>]';
 const ABOUT = 'Local control agent: runs the applications of one host, reports their events and heartbeat, carries out SCS commands.';
 
 runMain('lca', async () => {
@@ -40,9 +43,12 @@ runMain('lca', async () => {
   const fileConfig = configPath ? await loadConfigFile(configPath) : null;
   const log = createLogger('lca', { host });
   for (const note of defaultUrlNotes(args, spec, ['nats'])) log.warn(note);
+  const auth = natsAuthFrom(args.flags, (msg) => log.warn(msg));
+  if (!auth.seed) log.warn('no NATS identity (--nkey or HA_NATS_NKEY): anyone who can reach the bus can command this host');
   const lca = new Lca({
     host,
     natsUrl: str(args.flags['nats']) ?? DEFAULT_NATS_URL,
+    natsAuth: auth,
     dir: new StateDir(join(str(args.flags['state-dir']) ?? join(tmpdir(), 'ha-lca'), host)),
     fileConfig,
     log,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { connectForever, createLogger, defaultUrlNotes, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { authFlags, connectForever, createLogger, defaultUrlNotes, natsAuthFrom, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
 import type { ClusterConfig } from '@ha/events';
 import { RedisLease } from './runtime/lease.js';
 import { ControlServer } from './runtime/server.js';
@@ -11,6 +11,7 @@ const FLAGS: FlagSpec = {
   redis: { value: true, help: 'Redis URL for the leader lease', env: 'HA_REDIS_URL', default: DEFAULT_REDIS_URL },
   config: { value: true, help: 'cluster file (YAML/JSON); the active SCS appends it to the log when it differs' },
   http: { value: true, help: 'serve GET /status and /healthz on host:port' },
+  ...authFlags,
 };
 
 const ABOUT = `Runs one solution control server (SCS). Every instance projects the event log into the
@@ -22,7 +23,7 @@ applyV8Flags();
 runMain('scs', async () => {
   const args = parseArgs(process.argv.slice(2), FLAGS);
   if (args.help) {
-    process.stdout.write(usage('scs --id <id> [--nats <url>] [--redis <url>] [--config <file>] [--http <host:port>]', ABOUT, FLAGS));
+    process.stdout.write(usage('scs --id <id> [--nats <url>] [--nkey <file>] [--redis <url>] [--config <file>] [--http <host:port>]', ABOUT, FLAGS));
     return;
   }
   if (args.positional.length > 0) throw new UsageError(`unexpected argument ${args.positional[0]}`);
@@ -38,11 +39,13 @@ runMain('scs', async () => {
     http = { host: m[1] || '127.0.0.1', port: Number(m[2]) };
   }
   const log = createLogger('scs', { scs: id });
+  const auth = natsAuthFrom(args.flags, (msg) => log.warn(msg));
+  if (!auth.seed) log.warn('no NATS identity (--nkey or HA_NATS_NKEY): anyone who can reach the bus can forge events and commands');
   const natsUrl = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
   const redisUrl = str(args.flags['redis']) ?? DEFAULT_REDIS_URL;
   let stopping = false;
-  const nc = await connectForever(natsUrl, `scs:${id}`, log, () => stopping);
-  const feedNc = await connectForever(natsUrl, `scs:${id}:heartbeats`, log, () => stopping);
+  const nc = await connectForever(natsUrl, `scs:${id}`, log, () => stopping, auth);
+  const feedNc = await connectForever(natsUrl, `scs:${id}:heartbeats`, log, () => stopping, auth);
   const timeoutMs = config?.timing.scsTimeoutMs ?? 1000;
   const server = new ControlServer({
     id,

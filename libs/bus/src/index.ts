@@ -4,3 +4,4 @@ export * from './log.js';
 export * from './clock.js';
 export * from './nats.js';
 export * from './unique.js';
+export * from './natsAuth.js';

@@ -14,6 +14,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { PRIMARIES_BUCKET, streamSpecs, type StreamSpec } from '@ha/events';
 import type { Logger } from './log.js';
 import { sleep } from './clock.js';
+import { authOptions, authRefusal, isAuthRefusal, NO_AUTH, type NatsAuth } from './natsAuth.js';
 
 export type { Msg, NatsConnection, KV, StoredMsg };
 
@@ -56,8 +57,12 @@ export const redactUrl = (url: string): string =>
     })
     .join(',');
 
-const options = (url: string, name: string) => ({
-  ...natsServers(url),
+const options = (url: string, name: string, auth: NatsAuth) => {
+  const { servers, ...credentials } = natsServers(url);
+  return { ...credentials, ...authOptions(auth, servers), ...optionsRest(name) };
+};
+
+const optionsRest = (name: string) => ({
   name,
   maxReconnectAttempts: -1,
   reconnectTimeWait: 250,
@@ -71,17 +76,17 @@ const options = (url: string, name: string) => ({
 });
 
 /** One attempt: for `hactl`, which exits 2 when NATS cannot be reached. */
-export const connectOnce = (url: string, name: string): Promise<NatsConnection> => connect({ ...options(url, name), maxReconnectAttempts: 0 });
+export const connectOnce = (url: string, name: string, auth: NatsAuth = NO_AUTH): Promise<NatsConnection> => connect({ ...options(url, name, auth), maxReconnectAttempts: 0 });
 
 /**
  * Connects and keeps the connection: the first failure is logged as one line, then it retries
  * quietly until NATS answers (`lca` and `scs` survive broker outages).
  */
-export const connectForever = async (url: string, name: string, log: Logger, stopped: () => boolean = () => false): Promise<NatsConnection> => {
+export const connectForever = async (url: string, name: string, log: Logger, stopped: () => boolean = () => false, auth: NatsAuth = NO_AUTH): Promise<NatsConnection> => {
   let said = false;
   for (;;) {
     try {
-      const nc = await connect(options(url, name));
+      const nc = await connect(options(url, name, auth));
       if (said) log.info({ url: redactUrl(url) }, 'NATS reachable again');
       nc.closed().then((err) => { if (err) log.error({ err: err.message }, 'NATS connection closed'); }).catch(() => undefined);
       void (async () => {
@@ -93,7 +98,7 @@ export const connectForever = async (url: string, name: string, log: Logger, sto
       return nc;
     } catch (e) {
       if (stopped()) throw e;
-      if (!said) log.warn({ url: redactUrl(url), err: (e as Error).message }, 'NATS unreachable; retrying');
+      if (!said) log.warn({ url: redactUrl(url), err: (e as Error).message }, isAuthRefusal(e) ? `${authRefusal(auth)}; retrying` : 'NATS unreachable; retrying');
       said = true;
       await sleep(250);
     }

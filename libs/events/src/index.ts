@@ -7,3 +7,4 @@ export * from './input.js';
 export * from './streams.js';
 export * from './op.js';
 export * from './agent.js';
+export * from './permissions.js';
