@@ -73,6 +73,8 @@ export class ControlServer {
   role: Role = 'standby';
   epoch = 0;
   malformed = 0;
+  /** Heartbeats of hosts the configuration in force does not name, ignored. */
+  unknownHeartbeats = 0;
   /** Times the store held a later heartbeat than the detector judged by (a lagging feed). */
   feedBehind = 0;
   caughtUp = false;
@@ -553,6 +555,12 @@ export class ControlServer {
           }
           this.#lastAnyHeartbeat = monoMs();
           this.#detector.backlog(m.info.pending + this.#heartbeats.getPending());
+          // a host the configuration in force does not name is not watched (forged host ids grew the
+          // detector's map without bound); before any configuration, every host is
+          if (this.state.config && !this.state.hosts.has(hb.value.host)) {
+            if (this.unknownHeartbeats++ % 1000 === 0) this.#log.warn({ host: hb.value.host, unknownHeartbeats: this.unknownHeartbeats }, 'heartbeat of a host the configuration does not name ignored');
+            continue;
+          }
           this.#detector.heartbeat(hb.value, m.seq, Number(m.timestampNanos / 1_000_000n), monoMs());
         }
       } catch (e) {
@@ -718,7 +726,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? await this.#statusNow()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, problems: this.problems, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, unknownHeartbeats: this.unknownHeartbeats, problems: this.problems, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
