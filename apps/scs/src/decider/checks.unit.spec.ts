@@ -128,3 +128,19 @@ describe('an announcement never names the same member on both sides', () => {
     expect(s.kv.get('a0')).toMatchObject({ app: 'a0' });
   });
 });
+
+describe('a heartbeat snapshot carried by HostReturned', () => {
+  it('is not taken for the truth when its number is far beyond the last event seen', () => {
+    for (const jump of [MAX_EVENT_NUMBER_JUMP, MAX_EVENT_NUMBER_JUMP + 1]) {
+      const s = Sim.running(pairConfig());
+      s.freeze('host-b');
+      s.settle();
+      const h = s.state.hosts.get('host-b');
+      const b0 = s.state.apps.get('b0');
+      expect(h?.lca).toBe('lost');
+      // a snapshot saying b0 runs as primary, with a pid of its own
+      s.scs({ type: 'HostReturned', v: 1, epoch: s.state.epoch, scs: 'scs', host: 'host-b', heartbeat: { type: 'Heartbeat', v: 1, host: 'host-b', lca: h?.incarnation ?? null, n: (h?.lastN ?? 0) + jump, pid: 1, apps: [{ app: 'b0', incarnation: b0?.incarnation ?? 1, pid: 4242, status: 'started', role: 'primary' }] } });
+      expect(s.state.apps.get('b0')?.pid === 4242).toBe(jump <= MAX_EVENT_NUMBER_JUMP);
+    }
+  });
+});

@@ -590,8 +590,9 @@ const onHostReturned = (c: Ctx, ev: HostReturned): boolean => {
   if (!h || h.lca === 'up') return false;
   c.d.host(ev.host, { lca: 'up', lostAt: null });
   const hb = ev.heartbeat;
-  // The snapshot is the truth only if it is as new as the log: same incarnation, no later event.
-  if (hb.lca !== null && hb.lca === h.incarnation && hb.n >= h.lastN) {
+  // The snapshot is the truth only if it is as new as the log: same incarnation, no later event, and
+  // a number its LCA can have reached (not far beyond the last seen, as for events).
+  if (hb.lca !== null && hb.lca === h.incarnation && hb.n >= h.lastN && hb.n <= h.lastN + MAX_EVENT_NUMBER_JUMP) {
     for (const s of hb.apps) {
       const a = c.d.getApp(s.app);
       if (!a || a.host !== ev.host) continue;

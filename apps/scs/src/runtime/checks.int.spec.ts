@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createLogger, ensureStreams } from '@ha/bus';
@@ -56,6 +57,45 @@ describe('status larger than the bus allows', () => {
       expect(doc.hosts.length).toBeGreaterThan(0);
       expect(doc.truncated?.note).toMatch(/max_payload/);
       expect(doc.scs.active).toBe('scs-1');
+    } finally {
+      await s.stop();
+      await conn.close();
+    }
+  });
+});
+
+describe('heartbeats of hosts the configuration does not name', () => {
+  let nats: NatsServer;
+  let redis: RedisServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    redis = await RedisServer.start();
+    nc = await connect({ servers: nats.url });
+    await ensureStreams(nc);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+    await redis?.stop();
+  });
+
+  it('are not watched: counted, and status shows configured hosts only', async () => {
+    const conn = await connect({ servers: nats.url });
+    const s = new ControlServer({ id: 'scs-1', nc: conn, config: manyHosts(2), http: null, log, lease: (cluster) => new RedisLease(redis.url, `ha:${cluster}:scs:leader`, 'scs-1', 1000, () => undefined) });
+    await s.start();
+    try {
+      await until('the configuration in force', () => (s.state.config?.cluster === 'many' && s.caughtUp ? true : undefined), 20_000);
+      const js = jetstream(nc);
+      for (let i = 0; i < 50; i++) await js.publish(subjects.heartbeat(`ghost-${i}`), codec.encode({ type: 'Heartbeat', v: 1, host: `ghost-${i}`, lca: 1, n: 1, pid: 1, apps: [] }));
+      await js.publish(subjects.heartbeat('host-0'), codec.encode({ type: 'Heartbeat', v: 1, host: 'host-0', lca: 1, n: 1, pid: 1, apps: [] }));
+      const doc = await until('host-0\'s heartbeat seen (after the ghosts\')', async () => {
+        const json = codec.decodeJson((await nc.request(subjects.status, codec.encode({}), { timeout: 5000 })).data);
+        const d = StatusDocSchema.parse(json.ok ? json.value : null);
+        return d.hosts.find((h) => h.id === 'host-0')?.lastHeartbeatAt ? d : undefined;
+      }, 20_000);
+      expect(doc.hosts.map((h) => h.id)).toEqual(['host-0', 'host-1']);
+      expect(s.unknownHeartbeats).toBe(50);
     } finally {
       await s.stop();
       await conn.close();

@@ -10,6 +10,8 @@ export type CanAct = () => boolean;
 
 /** Pause between two attempts of an announcement or a primary entry that could not be stored. */
 export const LANE_RETRY_MS = 250;
+/** Attempts at a primary entry (5 s at LANE_RETRY_MS); an announcement is tried for as long as the SCS may act. */
+export const PRIMARY_ATTEMPTS = 20;
 
 /** Effects whose acks may be awaited at once (a claim over 50,000 pairs makes 50,000 commands). */
 export const DEFAULT_WINDOW = 256;
@@ -125,9 +127,10 @@ export class Executor {
         return Promise.resolve(true);
       }
       case 'announce':
-        return this.#inLane(e.announcement.pair, () => this.#announce(e));
+        return this.#inLane(e.announcement.pair, () => this.#announce(e), Infinity);
       case 'primary':
-        return this.#inLane(e.entry.pair, () => this.#putPrimary(e.entry));
+        // a later entry supersedes it: a bounded retry, so that a KV that keeps failing holds up no announcement
+        return this.#inLane(e.entry.pair, () => this.#putPrimary(e.entry), PRIMARY_ATTEMPTS);
       case 'notice':
         this.log.warn({ notice: e.notice, pair: e.pair, app: e.app }, e.detail);
         return Promise.resolve(true);
@@ -155,11 +158,11 @@ export class Executor {
    * this SCS may act: an announcement was lost when NATS was killed 30 ms after a primary crashed.
    * Once it may not, the next leader's claim re-announces from the log's state (decider `onClaim`).
    */
-  #inLane(pair: string, job: () => Promise<boolean>): Promise<boolean> {
+  #inLane(pair: string, job: () => Promise<boolean>, attempts: number): Promise<boolean> {
     const prev = this.#lanes.get(pair) ?? Promise.resolve();
     const next = prev.then(
-      () => this.#persist(pair, job),
-      () => this.#persist(pair, job),
+      () => this.#persist(pair, job, attempts),
+      () => this.#persist(pair, job, attempts),
     );
     this.#lanes.set(pair, next);
     void next.finally(() => {
@@ -168,12 +171,13 @@ export class Executor {
     return next;
   }
 
-  async #persist(pair: string, job: () => Promise<boolean>): Promise<boolean> {
+  async #persist(pair: string, job: () => Promise<boolean>, attempts: number): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       if (!this.canAct()) return false;
       try {
         return await job();
       } catch (err) {
+        if (attempt >= attempts) throw err;
         if (attempt === 1) this.log.warn({ pair, err: (err as Error).message }, 'announcement or primary entry not stored; trying again while this SCS may act');
         await new Promise((r) => setTimeout(r, LANE_RETRY_MS));
       }

@@ -73,6 +73,8 @@ export class ControlServer {
   role: Role = 'standby';
   epoch = 0;
   malformed = 0;
+  /** Heartbeats of hosts the configuration in force does not name, ignored. */
+  unknownHeartbeats = 0;
   /** Times the store held a later heartbeat than the detector judged by (a lagging feed). */
   feedBehind = 0;
   caughtUp = false;
@@ -88,7 +90,10 @@ export class ControlServer {
   #logSeen: LogSeen = { created: null, replicas: null };
   #logProblems: string[] = [];
   #logWarnings: string[] = [];
-  #logCheckedAt = -Infinity;
+  /** When the streams were last read whole (a check that completed). */
+  #logReadAt = -Infinity;
+  #logCheckRun: Promise<void> | null = null;
+  #logCheckError = '';
   #logProblemsLoggedAt = -Infinity;
   #leaseProblemLoggedAt = -Infinity;
   #leaseCheckedAt = -Infinity;
@@ -149,7 +154,7 @@ export class ControlServer {
     this.#feedJs = this.#o.feedNc ? jetstream(this.#o.feedNc) : this.#js;
     const kv = await openPrimaries(nc);
     this.#executor = new Executor(this.#js, this.#jsm, kv, this.#o.id, this.canAct, this.#log);
-    await this.#checkLog().catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'cannot check the streams yet'));
+    await this.#logCheckTick();
 
     nc.subscribe(subjects.scsHeartbeatAll, {
       callback: (_e, m) => {
@@ -176,6 +181,8 @@ export class ControlServer {
     void this.#consumeHeartbeats();
     const t = this.timing;
     this.#timers.push(setInterval(() => void this.#leaderTick(), Math.max(50, Math.floor(t.leaseMs / 4))));
+    // apart from the leader tick: a slow stream read must not hold up a lease renewal
+    this.#timers.push(setInterval(() => void this.#logCheckTick(), LOG_CHECK_MS));
     this.#timers.push(setInterval(() => void this.#detectorTick(), this.#detector.tickMs));
   }
 
@@ -321,7 +328,6 @@ export class ControlServer {
 
   async #leaderTickOnce(): Promise<void> {
     try {
-      if (monoMs() - this.#logCheckedAt >= LOG_CHECK_MS) await this.#checkLog();
       if (this.role === 'standby') await this.#tryToLead();
       else await this.#keepLeading();
       this.#lastTickError = '';
@@ -343,7 +349,8 @@ export class ControlServer {
   async #tryToLead(): Promise<void> {
     const t = this.timing;
     if (!this.caughtUp || !this.#claimWatch.mayClaim) return;
-    if (this.#logProblems.length > 0) return; // never claim over a log that is not the one decided from
+    // never claim over a log that is not the one decided from, nor one not read lately
+    if (this.#logProblems.length > 0 || monoMs() - this.#logReadAt > 3 * LOG_CHECK_MS) return;
     if (monoMs() - this.#lastOtherScsHb < t.scsTimeoutMs) return; // rule 10: an active SCS is visible
     const lease = this.#ensureLease();
     if (!lease) return;
@@ -414,23 +421,41 @@ export class ControlServer {
   /**
    * The streams' configurations and the log's continuity (decision 0015): a log truncated (a lowered
    * max_msgs dropped its start silently), replaced or open to truncation is reported and never acted
-   * on: no claim, no effects (canAct), an active SCS steps down. Checked at start, before a claim
-   * and every LOG_CHECK_MS.
+   * on: no claim, no effects (canAct), an active SCS steps down. Checked at start and every
+   * LOG_CHECK_MS; a claim needs a check that completed within 3 × LOG_CHECK_MS.
    */
+  #logCheckTick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#logCheckRun ??= this.#checkLog()
+      .then(() => {
+        this.#logCheckError = '';
+      })
+      .catch((e: unknown) => {
+        const msg = (e as Error).message;
+        if (msg !== this.#logCheckError) this.#log.warn({ err: msg }, 'cannot check the streams; retrying');
+        this.#logCheckError = msg;
+      })
+      .finally(() => {
+        this.#logCheckRun = null;
+      });
+    return this.#logCheckRun;
+  }
+
   async #checkLog(): Promise<void> {
-    this.#logCheckedAt = monoMs();
     // where the projection stands, read before the log: it can only have moved on since
     const at = { lastSeq: this.state.lastSeq, epoch: this.state.epoch };
     const infos = new Map<string, StreamInfo>();
-    for (const spec of streamSpecs) {
+    const read = async (name: string): Promise<void> => {
       try {
-        infos.set(spec.name, await within(this.#jsm.streams.info(spec.name), this.timing.scsTimeoutMs, `stream ${spec.name} did not answer`));
+        infos.set(name, await within(this.#jsm.streams.info(name), this.timing.scsTimeoutMs, `stream ${name} did not answer`));
       } catch (e) {
         if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
       }
-    }
-    let claim: { subject: string } | null | 'unread' = 'unread';
-    if (at.epoch > 0) claim = await this.#jsm.streams.getMessage(EVENTS_STREAM, { seq: at.epoch }).catch(() => 'unread' as const);
+    };
+    const claimRead = at.epoch > 0 ? this.#jsm.streams.getMessage(EVENTS_STREAM, { seq: at.epoch }).catch(() => 'unread' as const) : Promise.resolve('unread' as const);
+    await Promise.all(streamSpecs.map((spec) => read(spec.name)));
+    const claim: { subject: string } | null | 'unread' = await claimRead;
+    this.#logReadAt = monoMs();
     const v = judgeLog(infos, at, claim, this.#logSeen);
     this.#logSeen = v.seen;
     const changed = v.blocking.join('\n') !== this.#logProblems.join('\n') || v.warnings.join('\n') !== this.#logWarnings.join('\n');
@@ -553,6 +578,12 @@ export class ControlServer {
           }
           this.#lastAnyHeartbeat = monoMs();
           this.#detector.backlog(m.info.pending + this.#heartbeats.getPending());
+          // a host the configuration in force does not name is not watched (forged host ids grew the
+          // detector's map without bound); before any configuration, every host is
+          if (this.state.config && !this.state.hosts.has(hb.value.host)) {
+            if (this.unknownHeartbeats++ % 1000 === 0) this.#log.warn({ host: hb.value.host, unknownHeartbeats: this.unknownHeartbeats }, 'heartbeat of a host the configuration does not name ignored');
+            continue;
+          }
           this.#detector.heartbeat(hb.value, m.seq, Number(m.timestampNanos / 1_000_000n), monoMs());
         }
       } catch (e) {
@@ -718,7 +749,7 @@ export class ControlServer {
       const body = req.url === '/status'
         ? await this.#statusNow()
         : req.url === '/healthz'
-          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, problems: this.problems, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
+          ? { id: this.#o.id, role: this.role, epoch: this.epoch, caughtUp: this.caughtUp, lastSeq: this.state.lastSeq, malformed: this.malformed, forgedDuplicates: this.#executor.forgedDuplicates, unknownHeartbeats: this.unknownHeartbeats, problems: this.problems, shadowDiffs: this.#shadow.diffs, feedBehind: this.feedBehind, buffered: { events: this.#events?.getPending() ?? 0, heartbeats: this.#heartbeats?.getPending() ?? 0 }, memoryMiB: memoryMiB(), heapSpacesMiB: heapSpacesMiB() }
           : null;
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body ?? { error: 'not found; try /status or /healthz' }));
