@@ -17,6 +17,7 @@ import {
   subjects,
   SWITCHOVERS_STREAM,
 } from '@ha/events';
+import { publishUnique } from '@ha/bus';
 import { BIN, Cluster, spawnLogged, until, type ClusterSpec } from '@ha/test';
 import { stopChecked } from './invariants.js';
 
@@ -204,6 +205,22 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     await denied(jsm.streams.deleteMessage(DECISIONS_STREAM, 1), `$JS.API.STREAM.MSG.DELETE.${DECISIONS_STREAM}`);
     await denied(jsm.streams.add({ name: 'HA_SHADOW', subjects: ['ha.shadow.>'] }), '$JS.API.STREAM.CREATE.HA_SHADOW');
     expect((await jsm.streams.info(EVENTS_STREAM)).config.max_msgs).toBe(info.config.max_msgs);
+  });
+
+  it('a command id the SCS stored before (a new leader deciding an input again) is read back and found its own', async () => {
+    // publishUnique reads back the message a duplicate ack names: without STREAM.MSG.GET on
+    // HA_COMMANDS, the SCS identity failed every re-decided command after a takeover.
+    const nc = await as('scs');
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const data = codec.encode({ type: 'AppCommand', note: 'to a host no LCA serves' });
+    const forged: unknown[] = [];
+    const subject = subjects.command('host-none', 'app-none');
+    const first = await publishUnique(js, jsm, subject, data, { msgID: 'secure-test:cmd:1' }, (f) => forged.push(f));
+    const again = await publishUnique(js, jsm, subject, data, { msgID: 'secure-test:cmd:1' }, (f) => forged.push(f));
+    expect(first.duplicate).toBe(false);
+    expect(again).toMatchObject({ duplicate: true, seq: first.seq });
+    expect(forged).toEqual([]);
   });
 
   it('the admin identity may update a stream', async () => {

@@ -91,6 +91,8 @@ const scs = (inbox: string): Permissions => ({
     streamInfo,
     ...creatableStreams.map((s) => `${API}.STREAM.CREATE.${s}`),
     ...[EVENTS_STREAM, HEARTBEATS_STREAM, DECISIONS_STREAM, SWITCHOVERS_STREAM].flatMap((s) => [getMessage(s), ...consume(s)]),
+    // a command whose id was taken is read back to tell our own (a re-decided input) from a forgery
+    getMessage(COMMANDS_STREAM),
     ...kvRead,
   ],
   // status requests, the SCS heartbeats of the others, decisions; replies in its own inbox
