@@ -82,13 +82,22 @@ describe('SDK applications (counter-server) under a real LCA', () => {
     expect(await http(a1, 'POST', '/incr')).toEqual({ status: 200, body: { count: 1 } });
     await bed.waitForHeartbeat(H, (h) => h.apps[0]?.role === 'primary');
     await until('several leases later', async () => (await http(a1, 'GET', '/ha/test/pings')).body['pings'] as number >= 10);
-    expect(await http(a1, 'POST', '/incr')).toEqual({ status: 200, body: { count: 2 } });
-    expect((await http(a1, 'GET', '/ha/role')).body).toEqual({ app: 'a1', role: 'primary', acting: true });
+    // On a loaded machine a heartbeat can go unacked for longer than fenceMs (300 ms here): the
+    // lease lapses and the primary fences until the next stored heartbeat, as it must (a CI run did,
+    // issue 10). So it acts again by then: a refused write changes nothing.
+    expect(await until('a write accepted', async () => {
+      const r = await http(a1, 'POST', '/incr');
+      return r.status === 200 ? r : undefined;
+    })).toEqual({ status: 200, body: { count: 2 } });
+    expect((await http(a1, 'GET', '/ha/role')).body).toMatchObject({ app: 'a1', role: 'primary' });
 
     const demote = await bed.command(H, 'a1', 'demote', { epoch, lca, incarnation: get('a1').seq });
     const back = await log.waitFor('AppRoleChanged', (e) => e.command === demote);
     expect(back.event.role).toBe('backup');
-    expect(records(a1).map((r) => `${r.event}:${r.role}`)).toEqual(['role:primary', 'role:backup']);
+    const lines = records(a1).map((r) => `${r.event}:${r.role}`);
+    expect(lines.filter((l) => l.startsWith('role:'))).toEqual(['role:primary', 'role:backup']);
+    // any lapse in between was a fence and its end, in that order, while primary
+    expect(lines.filter((l) => !l.startsWith('role:')).join(' ')).toMatch(/^(fenced:primary unfenced:primary ?)*$/);
     expect((await http(a1, 'POST', '/incr')).status).toBe(409);
     expect(log.of('CommandRefused')).toEqual([]);
   });
