@@ -312,3 +312,31 @@ describe('a secure cluster whose LCAs start before any SCS', () => {
     }
   });
 });
+
+describe('an identity refused for a while (auth.conf edited and reloaded)', () => {
+  it('the LCA keeps retrying and is back once its key is accepted again', async () => {
+    const c = await Cluster.start(spec);
+    try {
+      const authConf = join(c.dir, 'identities', 'auth.conf');
+      const text = readFileSync(authConf, 'utf8');
+      // host-a's user entry as `secure init` writes it: a comment line, then the entry on four lines
+      const without = text.replace(/ {4}# host-host-a\n(.*\n){4}/, '');
+      expect(without).not.toBe(text);
+      writeFileSync(join(c.dir, 'identities', 'auth-without-a.conf'), without);
+      const lca = c.lcas.get('host-a')!;
+      await c.nats.reload('include "identities/auth-without-a.conf"');
+      await until('host-a refused', () => /NATS refused the identity/.test(readFileSync(lca.logFile, 'utf8')), 15_000);
+      // several refused attempts in a row (the client gives up after two unless told not to)
+      await until('host-a refused three times', () => readFileSync(c.nats.logFile, 'utf8').split('nats.js:lca-host-a" - authentication error').length > 3, 15_000);
+      await c.nats.reload('include "identities/auth.conf"');
+      const since = Date.now();
+      await c.waitStatus('host-a heartbeating again', (s) => {
+        const h = s.hosts.find((x) => x.id === 'host-a');
+        return h?.lca === 'up' && h.lastHeartbeatAt !== null && Date.parse(h.lastHeartbeatAt) > since ? s : undefined;
+      }, 20_000);
+      expect(lca.running).toBe(true);
+    } finally {
+      await stopChecked(c);
+    }
+  });
+});
