@@ -60,17 +60,6 @@ const subscribeDenied = async (nc: NatsConnection, subject: string): Promise<voi
   expect((closed as Error).message).toContain(subject);
 };
 
-/**
- * What the product's own processes were refused (the server logs `Publish Violation - Nkey "U...",
- * Subject "..."` and `Subscription Violation`, with the client's name). An LCA that starts before the
- * SCS made the streams tries to make them and is refused: nothing else may be.
- */
-const processViolations = (c: Cluster): string[] =>
-  readFileSync(c.nats.logFile, 'utf8')
-    .split('\n')
-    .filter((l) => /"v[\d.]+:nats\.js:(lca-|scs:)[^"]*" - (Publish|Subscription) Violation/.test(l))
-    .filter((l) => !/lca-host-.*Publish Violation.*Subject "\$JS\.API\.STREAM\.CREATE\./.test(l));
-
 const forgedExit = { type: 'AppExited', v: 1, host: 'host-a', lca: 1, n: 999, app: 'a1', incarnation: 1, code: null, signal: 'SIGKILL', cause: 'exit' };
 
 describe('a cluster with identities on the bus (DESIGN 3b)', () => {
@@ -103,7 +92,7 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     const kv = await new Kvm(c.nc).open(PRIMARIES_BUCKET);
     await until('KV names b1', async () => PrimaryEntrySchema.parse((await kv.get('a1'))?.json()).app === 'b1');
     await c.waitStatus('a1 restarted as backup', (s) => (c.app(s, 'a1').status === 'started' && c.app(s, 'a1').role === 'backup' ? s : undefined));
-    expect(processViolations(c)).toEqual([]);
+    expect(c.permissionViolations()).toEqual([]);
   });
 
   it('a lost host (LCA and applications stopped) is failed over, and its old primary demoted when it returns', async () => {
@@ -118,7 +107,7 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     lca.signal('SIGCONT');
     await c.waitStatus('host-b up again with b1 demoted', (st) =>
       st.hosts.find((h) => h.id === 'host-b')?.lca === 'up' && c.app(st, 'b1').role === 'backup' && c.app(st, 'b1').status === 'started' ? st : undefined);
-    expect(processViolations(c)).toEqual([]);
+    expect(c.permissionViolations()).toEqual([]);
   });
 
   it('refuses anonymous connections', async () => {
@@ -292,7 +281,7 @@ describe('a cluster with identities on the bus (DESIGN 3b)', () => {
     const sw = c.nextSwitchover('a1');
     process.kill(c.app(before, victim).pid!, 'SIGKILL');
     expect(await sw).toMatchObject({ to: { app: heir }, reason: 'process-exit' });
-    expect(processViolations(c)).toEqual([]);
+    expect(c.permissionViolations()).toEqual([]);
   });
 });
 
@@ -306,7 +295,7 @@ describe('a secure cluster whose LCAs start before any SCS', () => {
       const refused = readFileSync(c.nats.logFile, 'utf8').split('\n').filter((l) => /Publish Violation/.test(l));
       expect(refused.length).toBeGreaterThan(0);
       expect(refused.every((l) => /nats\.js:lca-host-.*Subject "\$JS\.API\.STREAM\.CREATE\./.test(l))).toBe(true);
-      expect(processViolations(c).length).toBe(0);
+      expect(c.permissionViolations().length).toBe(0);
     } finally {
       await stopChecked(c);
     }
