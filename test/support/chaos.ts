@@ -30,7 +30,7 @@ export const prng = (seed: number) => {
 export const FAULTS = ['kill-app', 'stop-app', 'kill-lca', 'stop-lca', 'cut-lca', 'kill-scs', 'stop-scs', 'restart-nats', 'restart-redis'] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
-export type ChaosOptions = { seconds: number; seed: number; scs?: number; pairs?: number; log?: (s: string) => void; faults?: readonly FaultKind[] };
+export type ChaosOptions = { seconds: number; seed: number; scs?: number; pairs?: number; log?: (s: string) => void; faults?: readonly FaultKind[]; /** identities on the bus (every process its own nkey) */ secure?: boolean };
 
 export type ChaosReport = {
   seed: number;
@@ -102,6 +102,7 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
     command: ['node', COUNTER, '--port', '{port}', '--record', '{dir}/rec-{id}.jsonl'],
     app: () => ({ probe: { kind: 'sdk' } }),
     restart: { initialDelayMs: 100, maxDelayMs: 1000 },
+    ...(o.secure ? { secure: true } : {}),
   };
   const proxies = new Map<string, TcpProxy>();
   const c = await Cluster.start(spec, {
@@ -260,6 +261,8 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
         return s.scs.acting === true && s.pairs.every((p) => p.current !== null && p.state !== 'switching');
       }, 60_000, 50);
       recoveredMs = Date.now() - healStart;
+      // with identities, no product process may have been refused anything under the faults
+      if (o.secure) for (const v of c.permissionViolations()) violations.push(`permissions violation: ${v}`);
       if (recoveredMs > bound) violations.push(`recovery took ${recoveredMs} ms, more than 3 × (hostTimeoutMs + leaseMs) = ${bound} ms`);
     } catch (e) {
       violations.push(`no recovery: ${(e as Error).message}`);
@@ -348,10 +351,10 @@ export const runChaos = async (o: ChaosOptions): Promise<ChaosReport> => {
 const main = async (): Promise<void> => {
   const arg = (n: string, d: number) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
   if (process.argv.includes('--help')) {
-    process.stdout.write('usage: npm run chaos -- [--minutes N] [--seed S] [--scs 2|3] [--pairs N]\n\nRuns the whole cluster under seeded faults, then checks the safety invariants; exit 1 on any violation.\n');
+    process.stdout.write('usage: npm run chaos -- [--minutes N] [--seed S] [--scs 2|3] [--pairs N] [--secure]\n\nRuns the whole cluster under seeded faults, then checks the safety invariants; exit 1 on any violation.\n--secure: identities on the bus (hactl secure init), and no permissions violation by any process.\n');
     return;
   }
-  const report = await runChaos({ seconds: Math.round(arg('minutes', 1) * 60), seed: arg('seed', 1), scs: arg('scs', 2), pairs: arg('pairs', 2) });
+  const report = await runChaos({ seconds: Math.round(arg('minutes', 1) * 60), seed: arg('seed', 1), scs: arg('scs', 2), pairs: arg('pairs', 2), secure: process.argv.includes('--secure') });
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   process.exitCode = report.violations.length > 0 ? 1 : 0;
 };

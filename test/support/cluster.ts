@@ -154,6 +154,19 @@ export class Cluster {
     return join(this.dir, IDENTITIES, `${identity}.nk`);
   }
 
+  /**
+   * What the product's own processes were refused by the broker (the server logs `Publish
+   * Violation - Nkey "U...", Subject "..."` and `Subscription Violation` with the client's name).
+   * An LCA that starts before the SCS made the streams tries to make them and is refused: that is
+   * expected and left out; nothing else may be there.
+   */
+  permissionViolations(): string[] {
+    return readFileSync(this.nats.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => /"v[\d.]+:nats\.js:(lca-|scs:)[^"]*" - (Publish|Subscription) Violation/.test(l))
+      .filter((l) => !/lca-host-.*Publish Violation.*Subject "\$JS\.API\.STREAM\.CREATE\./.test(l));
+  }
+
   /** `--nkey <file>` for an identity when the cluster is secure, nothing otherwise. */
   nkeyArgs(identity: string): string[] {
     return this.spec.secure ? ['--nkey', this.seedFile(identity)] : [];

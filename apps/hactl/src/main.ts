@@ -13,6 +13,7 @@ const FLAGS: FlagSpec = {
   config: { value: true, help: 'secure init: the cluster file whose hosts get identities' },
   out: { value: true, help: 'secure init: directory for auth.conf, the seeds and the Redis ACL' },
   force: { value: false, help: 'secure init: replace identities already in --out' },
+  add: { value: false, help: 'secure init: keep identities already in --out, make the missing ones (a new host)' },
 };
 
 const ABOUT = `Operator CLI.
@@ -25,7 +26,7 @@ commands:
                          backup is promoted; waits for the announcement (reason manual)
   pause <pair>           failures of the pair are shown, nothing is done automatically
   resume <pair>          automatic handling again
-  secure init --config <cluster file> --out <dir> [--force]
+  secure init --config <cluster file> --out <dir> [--add | --force]
                          writes the identities of the bus (docs/security.md): auth.conf (an authorization block to
                          include in nats-server's configuration: public keys and permissions), one
                          nkey seed per identity (host-<id>.nk, scs.nk, operator.nk, reader.nk,
@@ -58,7 +59,9 @@ runMain('hactl', async () => {
     if (!configPath || !out) throw new UsageError('secure init needs --config <cluster file> and --out <dir>');
     const config = await loadConfigFile(configPath);
     try {
-      const r = secureInit(config, out, args.flags['force'] === true);
+      if (args.flags['force'] === true && args.flags['add'] === true) throw new UsageError('secure init takes --add or --force, not both');
+      const r = secureInit(config, out, args.flags['force'] === true ? 'force' : args.flags['add'] === true ? 'add' : 'fresh');
+      for (const w of r.warnings) process.stderr.write(`hactl: warning: ${w}\n`);
       process.stdout.write(
         `identities of cluster ${config.cluster} written to ${out}:\n` +
           r.identities.map((i) => `  ${i.name.padEnd(16)} ${i.publicKey}  ${i.seedFile}\n`).join('') +

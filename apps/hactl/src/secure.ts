@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
+import { readNkeySeed } from '@ha/bus';
 import { identityName, permissionsOf, SERVICE_IDENTITIES, type ClusterConfig, type Identity, type Permissions } from '@ha/events';
 
 /** The Redis key of the SCS lease (apps/scs/src/main.ts), the only key the `scs` Redis user may touch. */
@@ -16,7 +17,7 @@ export const leaseKey = (cluster: string): string => `ha:${cluster}:scs:leader`;
 export const REDIS_LEASE_COMMANDS = ['set', 'get', 'pexpire', 'pttl', 'del', 'eval', 'evalsha', 'info', 'ping'] as const;
 
 export type GeneratedIdentity = Readonly<{ name: string; identity: Identity; publicKey: string; seedFile: string; permissions: Permissions }>;
-export type SecureInitResult = Readonly<{ identities: readonly GeneratedIdentity[]; files: readonly string[] }>;
+export type SecureInitResult = Readonly<{ identities: readonly GeneratedIdentity[]; files: readonly string[]; /** kept seed files others can read */ warnings: readonly string[] }>;
 
 export class SecureInitError extends Error {}
 
@@ -55,51 +56,72 @@ export const renderRedisAcl = (cluster: string, passwords: Readonly<{ scs: strin
     '',
   ].join('\n');
 
-const writeSecret = (path: string, text: string, force: boolean): void => {
-  writeFileSync(path, text, { mode: 0o600, flag: force ? 'w' : 'wx' });
+const writeSecret = (path: string, text: string, replace: boolean): void => {
+  writeFileSync(path, text, { mode: 0o600, flag: replace ? 'w' : 'wx' });
   chmodSync(path, 0o600); // an existing file keeps its mode on overwrite
+};
+
+/** `fresh`: refuse when identities exist; `force`: replace them all; `add`: keep them, make the missing ones. */
+export type SecureInitMode = 'fresh' | 'force' | 'add';
+
+const readPasswords = (path: string): { scs: string; admin: string } | null => {
+  if (!existsSync(path)) return null;
+  const pw = Object.fromEntries(readFileSync(path, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+  const { scs, admin } = pw;
+  if (!scs || !admin) throw new SecureInitError(`${path} lacks the scs or admin password; --force makes new ones`);
+  return { scs, admin };
 };
 
 /**
  * Writes `auth.conf`, one seed per identity (`host-<id>.nk` per host, `scs.nk`, `operator.nk`,
  * `reader.nk`, `admin.nk`), `redis-users.acl` and `redis-passwords`; seeds and passwords mode 0600.
- * Refuses to replace existing seeds unless `force`.
+ * Refuses to replace existing seeds unless `force`; with `add` it keeps them (a host added to the
+ * cluster file gets its seed, nobody else's changes) and writes auth.conf for all.
  */
-export const secureInit = (config: Pick<ClusterConfig, 'cluster' | 'hosts'>, out: string, force: boolean): SecureInitResult => {
+export const secureInit = (config: Pick<ClusterConfig, 'cluster' | 'hosts'>, out: string, mode: SecureInitMode): SecureInitResult => {
   const identities: Identity[] = [...config.hosts.map((h): Identity => ({ kind: 'host', host: h.id })), ...SERVICE_IDENTITIES.map((k): Identity => ({ kind: k }))];
   const secrets = [...identities.map((i) => `${identityName(i)}.nk`), 'redis-passwords'];
   mkdirSync(out, { recursive: true, mode: 0o700 });
-  if (!force) {
+  if (mode === 'fresh') {
     const there = secrets.filter((f) => existsSync(join(out, f)));
-    if (there.length > 0) throw new SecureInitError(`${join(out, there[0] ?? '')} exists${there.length > 1 ? ` (and ${there.length - 1} more)` : ''}: identities already made there; --force replaces them all`);
+    if (there.length > 0) throw new SecureInitError(`${join(out, there[0] ?? '')} exists${there.length > 1 ? ` (and ${there.length - 1} more)` : ''}: identities already made there; --add keeps them and makes the missing ones, --force replaces them all`);
   }
+  const warnings: string[] = [];
   const made: GeneratedIdentity[] = identities.map((identity) => {
-    const kp = createUser();
     const name = identityName(identity);
     const seedFile = join(out, `${name}.nk`);
-    writeSecret(seedFile, new TextDecoder().decode(kp.getSeed()) + '\n', force);
-    const publicKey = kp.getPublicKey();
-    kp.clear();
+    let publicKey: string;
+    if (mode === 'add' && existsSync(seedFile)) {
+      publicKey = readNkeySeed(seedFile, (msg) => warnings.push(msg)).publicKey;
+    } else {
+      const kp = createUser();
+      writeSecret(seedFile, new TextDecoder().decode(kp.getSeed()) + '\n', mode === 'force');
+      publicKey = kp.getPublicKey();
+      kp.clear();
+    }
     return { name, identity, publicKey, seedFile, permissions: permissionsOf(identity, publicKey) };
   });
-  const passwords = { scs: randomBytes(24).toString('base64url'), admin: randomBytes(24).toString('base64url') };
   const pwFile = join(out, 'redis-passwords');
-  writeSecret(
-    pwFile,
-    [
-      '# Redis ACL passwords written by hactl secure init (users in redis-users.acl); keep this file private.',
-      `# The SCS connects as: HA_REDIS_URL=redis://scs:<password>@<redis host>:6379`,
-      `scs ${passwords.scs}`,
-      `admin ${passwords.admin}`,
-      '',
-    ].join('\n'),
-    force,
-  );
+  const kept = mode === 'add' ? readPasswords(pwFile) : null;
+  const passwords = kept ?? { scs: randomBytes(24).toString('base64url'), admin: randomBytes(24).toString('base64url') };
+  if (!kept) {
+    writeSecret(
+      pwFile,
+      [
+        '# Redis ACL passwords written by hactl secure init (users in redis-users.acl); keep this file private.',
+        `# The SCS connects as: HA_REDIS_URL=redis://scs:<password>@<redis host>:6379`,
+        `scs ${passwords.scs}`,
+        `admin ${passwords.admin}`,
+        '',
+      ].join('\n'),
+      mode === 'force',
+    );
+  }
   const authFile = join(out, 'auth.conf');
   writeFileSync(authFile, renderAuthConf(config.cluster, made));
   const aclFile = join(out, 'redis-users.acl');
   writeFileSync(aclFile, renderRedisAcl(config.cluster, passwords)); // password hashes only: the Redis server must read it
-  return { identities: made, files: [authFile, ...made.map((m) => m.seedFile), aclFile, pwFile] };
+  return { identities: made, files: [authFile, ...made.map((m) => m.seedFile), aclFile, pwFile], warnings };
 };
 
 /**

@@ -12,7 +12,7 @@ const config = { cluster: 'demo', hosts: [{ id: 'host-a' }, { id: 'host-b' }] };
 
 const fresh = () => {
   const out = join(mkdtempSync(join(tmpdir(), 'ha-secure-')), 'ids');
-  return { out, r: secureInit(config, out, false) };
+  return { out, r: secureInit(config, out, 'fresh') };
 };
 
 describe('hactl secure init', () => {
@@ -91,10 +91,10 @@ describe('hactl secure init', () => {
   it('refuses to replace existing identities unless forced', () => {
     const { out, r } = fresh();
     const before = readFileSync(r.identities[0]!.seedFile, 'utf8');
-    expect(() => secureInit(config, out, false)).toThrow(SecureInitError);
+    expect(() => secureInit(config, out, 'fresh')).toThrow(SecureInitError);
     expect(readFileSync(r.identities[0]!.seedFile, 'utf8')).toBe(before);
     writeFileSync(join(out, 'scs.nk'), 'x', { mode: 0o644 });
-    const again = secureInit(config, out, true);
+    const again = secureInit(config, out, 'force');
     expect(readFileSync(again.identities[0]!.seedFile, 'utf8')).not.toBe(before);
     expect(statSync(join(out, 'scs.nk')).mode & 0o777).toBe(0o600);
   });
@@ -103,5 +103,22 @@ describe('hactl secure init', () => {
     const doc = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/security.md'), 'utf8');
     const block = /<!-- permissions:begin -->\n([\s\S]*?)\n<!-- permissions:end -->/.exec(doc)?.[1];
     expect(block).toBe(describePermissions());
+  });
+
+  it('--add keeps every existing identity and makes those of new hosts', () => {
+    const { out, r } = fresh();
+    const seeds = Object.fromEntries(r.identities.map((i) => [i.name, readFileSync(i.seedFile, 'utf8')]));
+    const pw = readFileSync(join(out, 'redis-passwords'), 'utf8');
+    const grown = secureInit({ ...config, hosts: [...config.hosts, { id: 'host-c' }] }, out, 'add');
+    for (const i of r.identities) {
+      expect(readFileSync(i.seedFile, 'utf8')).toBe(seeds[i.name]);
+      expect(grown.identities.find((g) => g.name === i.name)?.publicKey).toBe(i.publicKey);
+    }
+    const c = grown.identities.find((g) => g.name === 'host-host-c');
+    expect(c?.publicKey).toMatch(/^U/);
+    expect(statSync(c!.seedFile).mode & 0o777).toBe(0o600);
+    const auth = readFileSync(join(out, 'auth.conf'), 'utf8');
+    for (const g of grown.identities) expect(auth).toContain(`nkey: "${g.publicKey}"`);
+    expect(readFileSync(join(out, 'redis-passwords'), 'utf8')).toBe(pw);
   });
 });

@@ -86,13 +86,21 @@ export const connectForever = async (url: string, name: string, log: Logger, sto
   let said = false;
   for (;;) {
     try {
-      const nc = await connect(options(url, name, auth));
+      // an identity refused after a reconnect (auth.conf being fixed and reloaded) is retried, not given up
+      const nc = await connect({ ...options(url, name, auth), ignoreAuthErrorAbort: true });
       if (said) log.info({ url: redactUrl(url) }, 'NATS reachable again');
       nc.closed().then((err) => { if (err) log.error({ err: err.message }, 'NATS connection closed'); }).catch(() => undefined);
       void (async () => {
+        // one line per outage: a refused identity disconnects on every attempt
+        let down = false;
+        let refused = false;
         for await (const s of nc.status()) {
-          if (s.type === 'disconnect') log.warn({ url: redactUrl(url) }, 'NATS disconnected; reconnecting');
+          if (s.type === 'disconnect' && !down) log.warn({ url: redactUrl(url) }, 'NATS disconnected; reconnecting');
+          else if (s.type === 'error' && isAuthRefusal(s.error) && !refused) log.warn({ url: redactUrl(url), err: s.error.message }, `${authRefusal(auth)}; retrying`);
           else if (s.type === 'reconnect') log.info({ url: redactUrl(url) }, 'NATS reconnected');
+          if (s.type === 'disconnect') down = true;
+          if (s.type === 'error' && isAuthRefusal(s.error)) refused = true;
+          if (s.type === 'reconnect') down = refused = false;
         }
       })();
       return nc;

@@ -46,8 +46,14 @@ const API = '$JS.API';
 /** Metadata and reads that change nothing. */
 const accountInfo = `${API}.INFO`;
 const streamInfo = `${API}.STREAM.INFO.*`;
-/** Reading a stream through consumers the reader creates (ordered consumers: a name, then the filter). */
-const consume = (stream: string): string[] => [`${API}.CONSUMER.CREATE.${stream}.>`, `${API}.CONSUMER.INFO.${stream}.*`, `${API}.CONSUMER.MSG.NEXT.${stream}.*`];
+/**
+ * Reading a stream through consumers the reader creates (ordered consumers: a name, then the
+ * filter). An ordered consumer that resets (after a reconnect, a missed heartbeat) deletes its old
+ * consumer: found under faults (`npm run chaos -- --secure`). The names are random and no identity
+ * but admin may list them, so in practice each deletes only its own; the worst another reader of
+ * the stream could do is make an ordered consumer start over.
+ */
+const consume = (stream: string): string[] => [`${API}.CONSUMER.CREATE.${stream}.>`, `${API}.CONSUMER.INFO.${stream}.*`, `${API}.CONSUMER.MSG.NEXT.${stream}.*`, `${API}.CONSUMER.DELETE.${stream}.*`];
 const getMessage = (stream: string): string => `${API}.STREAM.MSG.GET.${stream}`;
 const kvRead = [getMessage(PRIMARIES_STREAM), `${API}.DIRECT.GET.${PRIMARIES_STREAM}.>`, ...consume(PRIMARIES_STREAM), `$JS.FC.${PRIMARIES_STREAM}.>`];
 const kvWrite = `$KV.${PRIMARIES_BUCKET}.>`;
