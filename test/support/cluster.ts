@@ -187,7 +187,9 @@ export class Cluster {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { HA_NATS_URL: this.nats.url, HA_REDIS_URL: this.redisUrlAs('scs'), HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
+    // a secure cluster's SCS reads its Redis password from the file secure init wrote, not from the URL
+    const redis = this.spec.secure ? { HA_REDIS_URL: this.redis.url, HA_REDIS_PASSWORD_FILE: join(this.dir, IDENTITIES, 'redis-passwords') } : { HA_REDIS_URL: this.redis.url };
+    return { HA_NATS_URL: this.nats.url, ...redis, HA_STATE_DIR: join(this.dir, 'lca-state'), HA_LOG_LEVEL: process.env['HA_LOG_LEVEL'] ?? 'info' };
   }
 
   /** Starts an SCS; `natsUrl` lets a test give it a NATS user of its own. */

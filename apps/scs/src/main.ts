@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { authFlags, connectForever, createLogger, defaultUrlNotes, natsAuthFrom, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, type FlagSpec } from '@ha/bus';
+import { authFlags, connectForever, createLogger, defaultUrlNotes, natsAuthFrom, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, loadConfigFile, parseArgs, redactUrl, runMain, str, usage, UsageError, withRedisPassword, type FlagSpec } from '@ha/bus';
 import type { ClusterConfig } from '@ha/events';
 import { RedisLease } from './runtime/lease.js';
 import { ControlServer } from './runtime/server.js';
@@ -9,6 +9,7 @@ const FLAGS: FlagSpec = {
   id: { value: true, help: 'this control server\'s id', env: 'HA_SCS_ID' },
   nats: { value: true, help: 'NATS URL(s), comma-separated', env: 'HA_NATS_URL', default: DEFAULT_NATS_URL },
   redis: { value: true, help: 'Redis URL for the leader lease', env: 'HA_REDIS_URL', default: DEFAULT_REDIS_URL },
+  'redis-password-file': { value: true, help: 'the Redis password from this file (alone, or a `<user> <password>` line: the redis-passwords of hactl secure init), kept off the command line', env: 'HA_REDIS_PASSWORD_FILE' },
   config: { value: true, help: 'cluster file (YAML/JSON); the active SCS appends it to the log when it differs' },
   http: { value: true, help: 'serve GET /status and /healthz on host:port' },
   ...authFlags,
@@ -42,7 +43,8 @@ runMain('scs', async () => {
   const auth = natsAuthFrom(args.flags, (msg) => log.warn(msg));
   if (!auth.seed) log.warn('no NATS identity (--nkey or HA_NATS_NKEY): anyone who can reach the bus can forge events and commands');
   const natsUrl = str(args.flags['nats']) ?? DEFAULT_NATS_URL;
-  const redisUrl = str(args.flags['redis']) ?? DEFAULT_REDIS_URL;
+  const passwordFile = str(args.flags['redis-password-file']);
+  const redisUrl = passwordFile ? withRedisPassword(str(args.flags['redis']) ?? DEFAULT_REDIS_URL, passwordFile) : str(args.flags['redis']) ?? DEFAULT_REDIS_URL;
   let stopping = false;
   const nc = await connectForever(natsUrl, `scs:${id}`, log, () => stopping, auth);
   const feedNc = await connectForever(natsUrl, `scs:${id}:heartbeats`, log, () => stopping, auth);

@@ -5,3 +5,4 @@ export * from './clock.js';
 export * from './nats.js';
 export * from './unique.js';
 export * from './natsAuth.js';
+export * from './redisAuth.js';
