@@ -11,8 +11,7 @@ import { NatsServer, type NatsServerOptions } from './natsServer.js';
 import { RedisServer } from './redisServer.js';
 import { spawnLogged, type Proc } from './processes.js';
 import { saveEvidence } from './evidence.js';
-import { createServer } from 'node:net';
-import { freePort, until } from './ports.js';
+import { freePort, freePortBlock, until } from './ports.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = {
@@ -56,24 +55,6 @@ export type ClusterSpec = {
   secure?: boolean;
 };
 
-/** A base port with 1000 free ports after it (probed coarsely), so that clusters do not collide. */
-const freePortBase = async (): Promise<number> => {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 400) * 100;
-    const ok = await Promise.all([base, base + 1, base + 500, base + 501].map((p) => portFree(p)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error('no free port range found');
-};
-
-const portFree = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-/** A whole cluster as separate processes: nats-server, redis-server, the real `scs` and `lca` bins. */
 export class Cluster {
   readonly scs = new Map<string, Proc>();
   readonly http = new Map<string, string>();
@@ -122,7 +103,7 @@ export class Cluster {
   static async start(spec: ClusterSpec, opts: { waitReady?: boolean; prepare?: (c: Cluster) => Promise<void> } = {}): Promise<Cluster> {
     const dir = spec.dir ?? mkdtempSync(join(tmpdir(), 'ha-cluster-'));
     const configPath = join(dir, 'cluster.json');
-    const config = Cluster.config(spec, dir, spec.portBase ?? (await freePortBase()));
+    const config = Cluster.config(spec, dir, spec.portBase ?? (await freePortBlock()));
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     let natsOpts = spec.nats;
     if (spec.secure) {
