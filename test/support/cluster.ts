@@ -203,13 +203,18 @@ export class Cluster {
   }
 
   async waitReady(timeoutMs = 20_000): Promise<StatusDoc> {
-    return this.waitStatus('every pair to have its configured primary and every backup started', (s) =>
-      s.scs.acting === true &&
-      s.pairs.length === this.spec.pairs.length &&
-      s.pairs.every((p) => p.current === p.primary && p.state === 'ok') &&
-      s.applications.every((a) => a.status === 'started') &&
-      s.hosts.every((h) => h.lca === 'up') ? s : undefined,
+    const s = await this.waitStatus('every pair to have its configured primary and every backup started', (st) =>
+      st.scs.acting === true &&
+      st.pairs.length === this.spec.pairs.length &&
+      st.pairs.every((p) => p.current === p.primary && p.state === 'ok') &&
+      st.applications.every((a) => a.status === 'started') &&
+      st.hosts.every((h) => h.lca === 'up') ? st : undefined,
     timeoutMs);
+    // A cluster that answers can still be short of a process (an SCS that could not bind its HTTP
+    // port exits, and its peer leads alone): every test then starts from the cluster it asked for.
+    const gone = [...this.scs.values(), ...this.lcas.values()].filter((p) => !p.running);
+    if (gone.length > 0) throw new Error(`the cluster came up without ${gone.map((p) => `${p.name} (see ${p.logFile})`).join(', ')}`);
+    return s;
   }
 
   /** Resolves with the next announcement stored for `pair` (subscribe before causing it). */
