@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstrea
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { Logger } from '@ha/bus';
 import { lastOnSubject, monoMs, sleep } from '@ha/bus';
-import { COMMANDS_STREAM, EVENTS_STREAM, parseCommand, subjects, type AppCommand, type CommandRefused } from '@ha/events';
+import { COMMANDS_STREAM, commandConsumerName, EVENTS_STREAM, parseCommand, subjects, type AppCommand, type CommandRefused } from '@ha/events';
 import type { EventBody, Outbox } from './outbox.js';
 import type { Supervisor } from './supervisor.js';
 import { ConsumerLoop } from './consumerLoop.js';
@@ -10,8 +10,8 @@ import type { ClaimTracker } from './claims.js';
 import type { CommandGate } from './hooks.js';
 import type { AppLinks } from './appLink.js';
 
-/** Durable consumer name of a host's LCA on `HA_COMMANDS`. */
-export const consumerName = (host: string): string => `lca-${host}`;
+/** Durable consumer name of a host's LCA on `HA_COMMANDS` (the permissions grant exactly this one). */
+export const consumerName = commandConsumerName;
 
 /** Outcome of one command, for logs and tests. */
 export type Outcome = 'done' | 'refused' | 'ignored';
